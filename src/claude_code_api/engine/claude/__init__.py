@@ -1,0 +1,1 @@
+"""The Claude Code engine: drives the real CLI through claude-agent-sdk."""

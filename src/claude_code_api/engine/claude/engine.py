@@ -1,0 +1,219 @@
+"""``ClaudeCodeEngine``: runs one completion on a live Claude Code process and yields neutral events.
+
+Owns the request's deadlines (overall ``timeout`` and ``idle_timeout``; the CLI bounds neither a stalled
+stream nor, by default, its retries), the stop-sequence cut, and the decision whether the process may be
+reused afterwards. Every exit path (success, error, timeout, client gone) ends in ``finally``, which
+either returns the process to the pool or kills it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from claude_code_api.core.events import Completed, Event, TextDelta, ToolCallArguments, ToolCallStarted
+from claude_code_api.core.request import Block, CompletionRequest, Turn
+from claude_code_api.core.stop import StopSequenceCutter
+from claude_code_api.engine.base import Readiness
+from claude_code_api.engine.claude.options import resolve_cli_path
+from claude_code_api.engine.claude.pool import SessionPool
+from claude_code_api.engine.claude.session import LiveSession
+from claude_code_api.engine.claude.translate import TurnTranslator, usage_from_result
+from claude_code_api.errors import CapacityExceeded, EngineUnavailable, Timeout
+from claude_code_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Capacity:
+    """At most ``limit`` requests run Claude Code at once; at most ``queue`` wait, each up to ``wait``."""
+
+    def __init__(self, limit: int, queue: int, wait: float) -> None:
+        self._slots = asyncio.Semaphore(limit)
+        self._queue = queue
+        self._wait = wait
+        self.waiting = 0
+        self.running = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._slots.locked() and self.waiting >= self._queue:
+            raise CapacityExceeded("All Claude Code slots are busy and the queue is full.", retry_after=2)
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self._wait)
+        except asyncio.TimeoutError:
+            raise CapacityExceeded("Timed out waiting for a free Claude Code slot.", retry_after=5) from None
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self._slots.release()
+
+
+class ClaudeCodeEngine:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool = SessionPool(settings)
+        self._capacity = Capacity(settings.max_processes, settings.max_queue, settings.queue_timeout)
+        self._auth_cache: tuple[float, dict[str, Any]] | None = None
+
+    async def start(self) -> None:
+        self._settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._pool.start()
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+    def stats(self) -> dict[str, int]:
+        return {**self._pool.stats(), "running": self._capacity.running, "queued": self._capacity.waiting}
+
+    def live_pids(self) -> list[int]:
+        return self._pool.live_pids()
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[Event]:
+        async with self._capacity.slot():
+            session = await self._pool.acquire(request)
+            reusable = False
+            try:
+                async for event in self._run_turn(session, request):
+                    if isinstance(event, Completed):
+                        reusable = True
+                    yield event
+            finally:
+                # Shielded: a cancelled request (client gone) must still kill its process and clean up.
+                with anyio.CancelScope(shield=True):
+                    if reusable:
+                        await self._pool.release(session, reusable=True)
+                    else:
+                        await self._pool.discard(session)
+
+    async def _run_turn(self, session: LiveSession, request: CompletionRequest) -> AsyncIterator[Event]:
+        translator = TurnTranslator(want_reasoning=request.want_reasoning, structured=request.output_schema is not None)
+        cutter = StopSequenceCutter(request.stop)
+        answer = _AnswerRecorder()
+        await session.send(request.prompt)
+        messages = session.messages()
+        deadline = time.monotonic() + self._settings.timeout
+        try:
+            while translator.result is None:
+                message = await self._next_message(messages, deadline)
+                for event in translator.feed(message):
+                    for out in await self._cut(event, cutter, session):
+                        answer.add(out)
+                        yield out
+            if cutter.hit:
+                usage = usage_from_result(translator.result.usage)
+                session.record_answer(None)
+                yield Completed("stop", usage, translator.result.total_cost_usd)
+                return
+            tail = cutter.flush()
+            if tail:
+                answer.add(TextDelta(tail))
+                yield TextDelta(tail)
+            for event in translator.finish():
+                answer.add(event)
+                yield event
+            session.record_answer(None if request.output_schema else answer.turn())
+        finally:
+            await messages.aclose()
+
+    async def _cut(self, event: Event, cutter: StopSequenceCutter, session: LiveSession) -> list[Event]:
+        """Applies the stop sequences; on the first hit, interrupts the CLI (its result still reports usage)."""
+        if cutter.hit:
+            return []
+        if not isinstance(event, TextDelta):
+            return [event]
+        text = cutter.feed(event.text)
+        if cutter.hit:
+            await session.interrupt()
+        return [TextDelta(text)] if text else []
+
+    async def _next_message(self, messages: AsyncGenerator[Any, None], deadline: float) -> Any:
+        remaining = deadline - time.monotonic()
+        wait = min(self._settings.idle_timeout, remaining)
+        if wait <= 0:
+            raise Timeout(f"Claude Code did not finish within {self._settings.timeout:g} s.")
+        try:
+            return await asyncio.wait_for(messages.__anext__(), wait)
+        except asyncio.TimeoutError:
+            if wait < self._settings.idle_timeout:
+                raise Timeout(f"Claude Code did not finish within {self._settings.timeout:g} s.") from None
+            raise Timeout(f"Claude Code produced no output for {self._settings.idle_timeout:g} s.") from None
+        except StopAsyncIteration:
+            raise EngineUnavailable("Claude Code exited before it finished the answer.") from None
+
+    async def readiness(self) -> Readiness:
+        cli = resolve_cli_path(self._settings)
+        if cli is None:
+            return Readiness(False, {"cli": None, "error": "Claude Code CLI not found; set CLAUDE_CLI_PATH."})
+        version = await _run_cli(cli, "--version")
+        auth = await self._auth_status(cli)
+        logged_in = bool(auth.get("loggedIn"))
+        detail: dict[str, Any] = {"cli": cli, "version": version.strip(), "logged_in": logged_in}
+        detail["auth_method"] = auth.get("authMethod")
+        if not logged_in:
+            detail["error"] = "Claude Code is not logged in: run `claude login` or set ANTHROPIC_API_KEY."
+        return Readiness(logged_in, detail)
+
+    async def _auth_status(self, cli: str) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._auth_cache and now - self._auth_cache[0] < 30:
+            return self._auth_cache[1]
+        try:
+            status = json.loads(await _run_cli(cli, "auth", "status", "--json"))
+        except (ValueError, OSError):
+            status = {}
+        self._auth_cache = (now, status)
+        return dict(status)
+
+
+async def _run_cli(cli: str, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        cli, *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return out.decode(errors="replace")
+
+
+class _AnswerRecorder:
+    """Rebuilds the assistant turn as the client will send it back in its next request's history."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.calls: dict[int, Block] = {}
+        self.arguments: dict[int, list[str]] = {}
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.text.append(event.text)
+        elif isinstance(event, ToolCallStarted):
+            self.calls[event.index] = {"type": "tool_use", "id": event.id, "name": event.name}
+            self.arguments[event.index] = []
+        elif isinstance(event, ToolCallArguments):
+            self.arguments[event.index].append(event.fragment)
+
+    def turn(self) -> Turn | None:
+        blocks: list[Block] = [{"type": "text", "text": "".join(self.text)}] if "".join(self.text) else []
+        for index in sorted(self.calls):
+            try:
+                arguments = json.loads("".join(self.arguments[index]) or "{}")
+            except json.JSONDecodeError:
+                return None
+            blocks.append({**self.calls[index], "input": arguments})
+        return Turn("assistant", tuple(blocks)) if blocks else None

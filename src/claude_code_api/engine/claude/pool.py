@@ -1,0 +1,192 @@
+"""The pool of live Claude Code processes, and how a request finds the one that already holds its history.
+
+Routes, cheapest first (each counted in ``route_counts``):
+- ``reuse``: an idle process holds exactly the request's history (a follow-up turn): only the new turn is sent.
+- ``rewind``: an idle process holds the history plus later turns (a new conversation, a regenerated or
+  edited turn): it is rewound to the common prefix in ~4 ms.
+- ``resume``: nothing live fits: a new process resumes a transcript written from the request's history.
+- ``spawn``: a new process for an empty history.
+Processes stay live after a request (bounded per configuration, in total, and by idle time), and a spare
+is started ahead of time for a configuration that just had to spawn, so concurrent requests need not wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+
+from claude_code_api.core.request import CompletionRequest, Turn
+from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
+from claude_code_api.engine.claude.session import LiveSession
+from claude_code_api.engine.claude.transcript import build_transcript, write_transcript
+from claude_code_api.errors import EngineUnavailable
+from claude_code_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class SessionPool:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._idle: dict[str, list[LiveSession]] = {}
+        self._busy: set[LiveSession] = set()
+        self._spawning = 0
+        self._background: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self.route_counts: Counter[str] = Counter()
+        self.spawned = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._settings.pool_enabled:
+            self._reaper = asyncio.create_task(self._reap_forever())
+
+    async def aclose(self) -> None:
+        if self._reaper:
+            self._reaper.cancel()
+        for task in list(self._background):
+            task.cancel()
+        sessions = [s for group in self._idle.values() for s in group] + list(self._busy)
+        self._idle.clear()
+        await asyncio.gather(*(s.close(kill=True) for s in sessions), return_exceptions=True)
+
+    def stats(self) -> dict[str, int]:
+        idle = sum(len(g) for g in self._idle.values())
+        return {
+            "idle": idle,
+            "busy": len(self._busy),
+            "spawning": self._spawning,
+            "live": idle + len(self._busy),
+            "spawned": self.spawned,
+            **{f"route_{k}": v for k, v in self.route_counts.items()},
+        }
+
+    def live_pids(self) -> list[int]:
+        sessions = [s for g in self._idle.values() for s in g] + list(self._busy)
+        return [s.pid for s in sessions if s.pid is not None]
+
+    # -- acquire / release -----------------------------------------------------------------------
+    async def acquire(self, request: CompletionRequest) -> LiveSession:
+        session = await self._take_idle(request) if self._settings.pool_enabled else None
+        if session is None:
+            route = "resume" if request.history else "spawn"
+            session = await self._spawn(request, request.history)
+            self.route_counts[route] += 1
+            self._schedule_spare(request)
+        self._busy.add(session)
+        return session
+
+    async def release(self, session: LiveSession, *, reusable: bool) -> None:
+        self._busy.discard(session)
+        if not (reusable and self._settings.pool_enabled and self._settings.pool_max_idle > 0):
+            await session.close(kill=True)
+            return
+        self._idle.setdefault(session.key, []).append(session)
+        await self._trim()
+
+    async def discard(self, session: LiveSession) -> None:
+        self._busy.discard(session)
+        await session.close(kill=True)
+
+    async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
+        group = self._idle.get(request.config_key(), [])
+        best: tuple[tuple[bool, int], LiveSession, int] | None = None
+        for session in group:
+            point = session.rewind_point(request.history)
+            if point is None:
+                continue
+            rank = (point == len(session.turns) and not session.tail_unknown, point)
+            if best is None or rank > best[0]:
+                best = (rank, session, point)
+        if best is None:
+            return None
+        (exact, _), session, point = best
+        group.remove(session)
+        try:
+            await session.rewind(point)
+        except Exception:  # a process that cannot rewind is replaced, never reused stale
+            log.warning("session %s: rewind failed; starting a new process", session.id, exc_info=True)
+            self.route_counts["rewind_failed"] += 1
+            await session.close(kill=True)
+            return None
+        self.route_counts["reuse" if exact else "rewind"] += 1
+        return session
+
+    # -- spawning --------------------------------------------------------------------------------
+    async def _spawn(self, request: CompletionRequest, history: Sequence[Turn]) -> LiveSession:
+        self._spawning += 1
+        try:
+            return await self._connect_new(request, history)
+        finally:
+            self._spawning -= 1
+
+    async def _connect_new(self, request: CompletionRequest, history: Sequence[Turn]) -> LiveSession:
+        paths = SessionPaths(self._settings.data_dir / "sessions" / uuid.uuid4().hex)
+        paths.create(request.system)
+        options = agent_options(self._settings, request, paths)
+        projects = config_dir(options.env) / "projects" / project_slug(paths.cwd)
+        uuids: tuple[str, ...] = ()
+        if history:
+            transcript = build_transcript(history, paths.cwd, request.model)
+            write_transcript(transcript, projects)
+            options.resume = transcript.session_id
+            uuids = transcript.uuids
+        session = LiveSession(request.config_key(), options, paths.root, projects)
+        try:
+            await session.connect(history, uuids)
+        except Exception as exc:
+            await session.close(kill=True)
+            raise EngineUnavailable(f"Claude Code failed to start: {exc}") from exc
+        self.spawned += 1
+        return session
+
+    def _schedule_spare(self, request: CompletionRequest) -> None:
+        settings = self._settings
+        idle_total = sum(len(g) for g in self._idle.values())
+        if (
+            not (settings.pool_enabled and settings.pool_prestart)
+            or idle_total + self._spawning >= settings.pool_max_idle
+        ):
+            return
+        task = asyncio.create_task(self._start_spare(request))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _start_spare(self, request: CompletionRequest) -> None:
+        try:
+            session = await self._spawn(request, ())
+        except Exception:  # a spare is an optimisation; the next request spawns its own
+            log.warning("could not start a spare Claude Code process", exc_info=True)
+            return
+        self._idle.setdefault(session.key, []).append(session)
+        await self._trim()
+
+    # -- limits ----------------------------------------------------------------------------------
+    async def _trim(self) -> None:
+        """Close idle processes beyond the per-configuration and total caps, least recently used first."""
+        settings = self._settings
+        doomed: list[LiveSession] = []
+        for group in self._idle.values():
+            group.sort(key=lambda s: s.last_used)
+            while len(group) > settings.pool_idle_per_config:
+                doomed.append(group.pop(0))
+        everyone = sorted((s for g in self._idle.values() for s in g), key=lambda s: s.last_used)
+        for session in everyone[: max(0, len(everyone) - settings.pool_max_idle)]:
+            self._idle[session.key].remove(session)
+            doomed.append(session)
+        await asyncio.gather(*(s.close(kill=True) for s in doomed), return_exceptions=True)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self._settings.pool_idle_ttl))
+            cutoff = time.monotonic() - self._settings.pool_idle_ttl
+            for group in self._idle.values():
+                for session in [s for s in group if s.last_used < cutoff]:
+                    group.remove(session)
+                    with contextlib.suppress(Exception):
+                        await session.close(kill=True)

@@ -1,0 +1,164 @@
+"""One live Claude Code process (a claude-agent-sdk client) and the conversation it holds.
+
+The session knows, turn by turn, what the process holds and the uuid of every user turn, so it can be
+rewound to any earlier user turn (the CLI's ``rewind_conversation`` control request, CLI doc §17) instead
+of being thrown away. Killing is immediate (SIGKILL, then the SDK's close finds the process gone) because a
+departed client must stop costing tokens within a second; the SDK's own close waits up to 5 s.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
+from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
+
+from claude_code_api.core.request import Turn
+
+log = logging.getLogger(__name__)
+_ids = itertools.count(1)
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+
+
+class _KillableTransport(SubprocessCLITransport):
+    """The SDK's transport, plus: the child dies with the server (even on SIGKILL), and an instant kill.
+
+    ``setpriv --pdeathsig KILL`` (util-linux) execs the CLI in place, so the pid stays the CLI's own.
+    """
+
+    def _build_command(self) -> list[str]:
+        command = super()._build_command()
+        return [_SETPRIV, "--pdeathsig", "KILL", "--", *command] if _SETPRIV else command
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def kill(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            try:
+                process.kill()
+            except ProcessLookupError:
+                pass
+
+
+async def _no_input() -> AsyncIterator[dict[str, Any]]:
+    return
+    yield {}  # pragma: no cover - makes this an async generator
+
+
+class LiveSession:
+    """A connected process bound to one configuration key."""
+
+    def __init__(self, key: str, options: ClaudeAgentOptions, root: Path, projects_dir: Path) -> None:
+        self.id = next(_ids)
+        self.key = key
+        self.root = root
+        self.projects_dir = projects_dir
+        self._transport = _KillableTransport(prompt=_no_input(), options=options)
+        self.client = ClaudeSDKClient(options, transport=self._transport)
+        self.turns: list[Turn] = []
+        self.turn_uuids: list[str] = []
+        self.tail_unknown = False  # the process holds more than ``turns`` (an interrupted answer)
+        self.last_used = time.monotonic()
+        self.turns_served = 0
+        self.closed = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._transport.pid
+
+    async def connect(self, held: Sequence[Turn] = (), held_uuids: Sequence[str] = ()) -> None:
+        await self.client.connect()
+        self.turns = list(held)
+        self.turn_uuids = list(held_uuids)
+
+    async def send(self, prompt: Turn) -> str:
+        """Write one user turn; returns its uuid. The caller then reads ``messages()`` up to the result."""
+        turn_uuid = str(uuid.uuid4())
+        line = {
+            "type": "user",
+            "uuid": turn_uuid,
+            "message": {"role": "user", "content": list(prompt.blocks)},
+            "parent_tool_use_id": None,
+        }
+
+        async def one() -> AsyncIterator[dict[str, Any]]:
+            yield line
+
+        await self.client.query(one())
+        self.turns.append(prompt)
+        self.turn_uuids.append(turn_uuid)
+        self.tail_unknown = True
+        return turn_uuid
+
+    def messages(self) -> AsyncGenerator[Any, None]:
+        return self.client.receive_messages()  # type: ignore[return-value]
+
+    def record_answer(self, answer: Turn | None) -> None:
+        """After a turn: the process now holds ``answer`` (None: it holds something the client won't echo)."""
+        if answer is not None:
+            self.turns.append(answer)
+            self.turn_uuids.append("")
+            self.tail_unknown = False
+        self.turns_served += 1
+        self.last_used = time.monotonic()
+
+    def rewind_point(self, history: Sequence[Turn]) -> int | None:
+        """The number of held turns to keep so the process holds exactly ``history``, if a rewind can do it."""
+        if not self.tail_unknown and self.turns == list(history):
+            return len(self.turns)
+        k = len(history)
+        if k < len(self.turns) and self.turns[:k] == list(history) and self.turns[k].role == "user":
+            return k
+        return None
+
+    async def rewind(self, keep: int) -> None:
+        """Drop every held turn from index ``keep`` on (which must be a user turn)."""
+        if keep == len(self.turns) and not self.tail_unknown:
+            return
+        target = self.turn_uuids[keep]
+        newest = next(
+            u for t, u in zip(reversed(self.turns), reversed(self.turn_uuids), strict=True) if t.role == "user"
+        )
+        request = {
+            "subtype": "rewind_conversation",
+            "target_message_uuid": target,
+            "last_seen_user_message_uuid": newest,
+        }
+        # The SDK has no public call for this control request (it exposes rewind_files only); the pinned CLI
+        # answers it, and an end-to-end test checks at the upstream that a rewound process sends what it should.
+        response = await self.client._query._send_control_request(request)  # type: ignore[union-attr]
+        if not response.get("rewound"):
+            raise RuntimeError(f"rewind refused: {response}")
+        del self.turns[keep:]
+        del self.turn_uuids[keep:]
+        self.tail_unknown = False
+
+    async def interrupt(self) -> None:
+        await self.client.interrupt()
+
+    def kill(self) -> None:
+        self._transport.kill()
+
+    async def close(self, *, kill: bool = False) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if kill:
+            self.kill()
+        try:
+            await self.client.disconnect()
+        except Exception:  # cleanup must go on; the reason is logged
+            log.warning("session %s: disconnect failed", self.id, exc_info=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.projects_dir, ignore_errors=True)

@@ -1,0 +1,133 @@
+"""Claude Code's messages (as claude-agent-sdk parses them) → neutral events, for one turn (pure).
+
+Text comes from the partial-message stream (``--include-partial-messages``) so deltas are true tokens;
+the final ``result`` supplies usage, cost and the stop reason, and decides success or failure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from claude_agent_sdk import ResultMessage, StreamEvent
+
+from claude_code_api.core.events import (
+    Completed,
+    Event,
+    FinishReason,
+    ReasoningDelta,
+    TextDelta,
+    TokenUsage,
+    ToolCallArguments,
+    ToolCallStarted,
+)
+from claude_code_api.errors import ApiError, NotLoggedIn, OutputInvalid, UpstreamError
+
+STOP_REASONS: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+CLIENT_TOOL_PREFIX = "mcp__fn__"
+STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
+
+
+def usage_from_result(usage: dict[str, Any] | None) -> TokenUsage:
+    usage = usage or {}
+    details = usage.get("output_tokens_details") or {}
+    return TokenUsage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+        cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
+        cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
+        reasoning_tokens=int(details.get("thinking_tokens") or 0),
+    )
+
+
+def error_from_result(result: ResultMessage) -> ApiError:
+    text = (result.result or "; ".join(result.errors or []) or result.subtype).strip()
+    if "Not logged in" in text or "/login" in text:
+        return NotLoggedIn(text)
+    status = result.api_error_status
+    if status is None and result.subtype.startswith("error_max_turns"):
+        return OutputInvalid(f"Claude Code stopped: {text}")
+    return UpstreamError(text or "Claude Code failed.", status=status)
+
+
+@dataclass
+class TurnTranslator:
+    """Feed it every SDK message of one turn; it returns the events to emit.
+
+    ``structured`` buffers nothing and emits nothing for tool input: the JSON answer comes from the
+    result's ``structured_output`` once Claude Code has validated it against the schema.
+    """
+
+    want_reasoning: bool = False
+    structured: bool = False
+    tool_calls: int = 0
+    result: ResultMessage | None = None
+    _block_tools: dict[int, int] = field(default_factory=dict)  # content block index → OpenAI tool index
+    saw_client_tool_stop: bool = False
+
+    def feed(self, message: object) -> list[Event]:
+        if isinstance(message, StreamEvent) and message.parent_tool_use_id is None:
+            return self._stream_event(message.event)
+        if isinstance(message, ResultMessage):
+            self.result = message
+        return []
+
+    def _stream_event(self, event: dict[str, Any]) -> list[Event]:
+        kind = event.get("type")
+        if kind == "content_block_start":
+            return self._block_start(event.get("index", 0), event.get("content_block") or {})
+        if kind == "content_block_delta":
+            return self._block_delta(event.get("index", 0), event.get("delta") or {})
+        if kind == "message_start":
+            self._block_tools = {}
+        if kind == "message_delta" and (event.get("delta") or {}).get("stop_reason") == "tool_use" and self.tool_calls:
+            self.saw_client_tool_stop = True
+        return []
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[Event]:
+        name = str(block.get("name", ""))
+        if block.get("type") != "tool_use" or not name.startswith(CLIENT_TOOL_PREFIX):
+            return []
+        openai_index = self.tool_calls
+        self.tool_calls += 1
+        self._block_tools[index] = openai_index
+        return [ToolCallStarted(openai_index, str(block.get("id", "")), name[len(CLIENT_TOOL_PREFIX) :])]
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[Event]:
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text") and not self.structured:
+            return [TextDelta(delta["text"])]
+        if kind == "thinking_delta" and self.want_reasoning and delta.get("thinking"):
+            return [ReasoningDelta(delta["thinking"])]
+        if kind == "input_json_delta" and index in self._block_tools and delta.get("partial_json"):
+            return [ToolCallArguments(self._block_tools[index], delta["partial_json"])]
+        return []
+
+    def finish(self) -> list[Event]:
+        """Events that close the turn once ``result`` arrived; raises the turn's error if it failed."""
+        result = self.result
+        assert result is not None
+        usage = usage_from_result(result.usage)
+        if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
+            return [Completed("tool_calls", usage, result.total_cost_usd)]
+        if result.is_error:
+            raise error_from_result(result)
+        events: list[Event] = []
+        if self.structured:
+            if result.structured_output is None:
+                raise OutputInvalid("Claude did not produce JSON that matches the requested schema.")
+            events.append(TextDelta(json.dumps(result.structured_output, ensure_ascii=False)))
+        reason = STOP_REASONS.get(result.stop_reason or "end_turn", "stop")
+        if reason == "tool_calls":
+            reason = "stop"  # Claude Code's own tool use (e.g. structured output), not a client call
+        events.append(Completed(reason, usage, result.total_cost_usd))
+        return events

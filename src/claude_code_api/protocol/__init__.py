@@ -1,0 +1,1 @@
+"""Wire models of the protocols the server speaks. Imports only pydantic."""

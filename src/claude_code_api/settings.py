@@ -1,0 +1,75 @@
+"""Server settings, read from the environment by pydantic-settings.
+
+Every setting has a ``CLAUDE_CODE_API_`` variable; the names the first version documented
+(``CLAUDE_TIMEOUT``, ``API_PORT``) and ``CLAUDE_CLI_PATH`` are honoured too. There is no global
+instance: ``cli.py`` builds one and hands it to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "claude-code-api"
+
+
+def _default_max_processes() -> int:
+    """A Claude Code process holds ~200 MB; leave room for the rest of the machine."""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES")
+        page_size = os.sysconf("SC_PAGE_SIZE")
+        total_mb = pages * page_size // (1024 * 1024)
+    except (ValueError, OSError, AttributeError):
+        return 4
+    return max(2, min(16, total_mb // 1024))
+
+
+def _aliases(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """All knobs of the server. See the configuration table in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAUDE_CODE_API_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, validation_alias=_aliases("CLAUDE_CODE_API_PORT", "API_PORT"))
+
+    # Claude Code
+    cli_path: str | None = Field(None, validation_alias=_aliases("CLAUDE_CODE_API_CLI_PATH", "CLAUDE_CLI_PATH"))
+    timeout: float = Field(300.0, gt=0, validation_alias=_aliases("CLAUDE_CODE_API_TIMEOUT", "CLAUDE_TIMEOUT"))
+    idle_timeout: float = Field(120.0, gt=0, description="Kill a request whose Claude Code output is silent this long.")
+    upstream_max_retries: int = Field(2, ge=0, description="CLAUDE_CODE_MAX_RETRIES for the CLI (its default is 10).")
+    upstream_header_timeout_ms: int = Field(60_000, gt=0, description="API_TIMEOUT_MS for the CLI.")
+    default_system_prompt: str = "You are a helpful assistant."
+    bare_mode: Literal["auto", "always", "never"] = Field(
+        "auto", description="Run the CLI with --bare (auto: when ANTHROPIC_API_KEY is set)."
+    )
+    model_aliases: dict[str, str] = Field(default_factory=dict, description="Extra model names, e.g. gpt-4o=sonnet.")
+    expose_reasoning: bool = Field(False, description="Send thinking as reasoning_content.")
+    data_dir: Path = Field(default_factory=_default_data_dir)
+
+    # Capacity and the pool of live Claude Code processes
+    max_processes: int = Field(default_factory=_default_max_processes, ge=1)
+    max_queue: int = Field(32, ge=0, description="Requests that may wait for a free process before 429.")
+    queue_timeout: float = Field(30.0, gt=0)
+    pool_enabled: bool = True
+    pool_idle_per_config: int = Field(2, ge=0, description="Idle live processes kept per configuration.")
+    pool_max_idle: int = Field(4, ge=0, description="Idle live processes kept in all.")
+    pool_idle_ttl: float = Field(600.0, gt=0, description="Seconds an idle live process is kept.")
+    pool_prestart: bool = Field(True, description="Start a spare process for a configuration that was just used.")
+
+    # HTTP
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_origin_regex: str | None = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    keepalive_interval: float = Field(15.0, gt=0, description="SSE comment interval during silence.")
+    log_level: str = "info"
