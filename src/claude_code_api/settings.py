@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     model_aliases: dict[str, str] = Field(default_factory=dict, description="Extra model names, e.g. gpt-4o=sonnet.")
     expose_reasoning: bool = Field(False, description="Send thinking as reasoning_content.")
     data_dir: Path = Field(default_factory=_default_data_dir)
+    cli_env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment for Claude Code only (JSON), e.g. a gateway URL."
+    )
 
     # Capacity and the pool of live Claude Code processes
     max_processes: int = Field(default_factory=_default_max_processes, ge=1)

@@ -254,6 +254,26 @@ def test_stall_and_chunk_delay_do_not_block_other_requests(fake: FakeUpstream, c
     assert done and done[0] >= 0.8  # the stall plus two chunk delays
 
 
+def test_stop_does_not_wait_for_a_stalled_stream() -> None:
+    upstream = FakeUpstream().start()
+    errors: list[Exception] = []
+
+    def stalled_request() -> None:
+        try:
+            httpx.post(upstream.url + "/v1/messages", json=body(user('FAKE:{"stall": 30}')), timeout=60)
+        except httpx.HTTPError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=stalled_request)
+    thread.start()
+    while not upstream.messages_requests():
+        time.sleep(0.01)
+    started = time.monotonic()
+    upstream.stop()
+    thread.join(timeout=10)
+    assert time.monotonic() - started < 5 and not thread.is_alive() and errors
+
+
 def test_the_cli_request_body_shape_is_tolerated(client: httpx.Client) -> None:
     payload = body(
         {"role": "user", "content": [{"type": "text", "text": "hello", "cache_control": {"type": "ephemeral"}}]},
@@ -281,7 +301,7 @@ def test_preflight_count_tokens_and_unknown_paths(client: httpx.Client) -> None:
 def test_every_request_is_logged_with_helpers_for_assertions(fake: FakeUpstream, client: httpx.Client) -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": [{"type": "text", "text": "<system-reminder>x</system-reminder>"}, image]},
         {"role": "system", "content": "env"},
         {

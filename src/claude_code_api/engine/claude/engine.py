@@ -81,6 +81,9 @@ class ClaudeCodeEngine:
     def live_pids(self) -> list[int]:
         return self._pool.live_pids()
 
+    def busy_pids(self) -> list[int]:
+        return self._pool.busy_pids()
+
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Event]:
         async with self._capacity.slot():
             session = await self._pool.acquire(request)

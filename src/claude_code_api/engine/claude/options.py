@@ -95,6 +95,7 @@ class SessionPaths:
 def child_env(settings: Settings, request: CompletionRequest, paths: SessionPaths) -> dict[str, str]:
     """The CLI's environment: the server's own (so logins, gateways, Bedrock/Vertex pass through) plus limits."""
     env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV}
+    env.update(settings.cli_env)
     env.update(
         {
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",

@@ -70,6 +70,9 @@ class SessionPool:
         sessions = [s for g in self._idle.values() for s in g] + list(self._busy)
         return [s.pid for s in sessions if s.pid is not None]
 
+    def busy_pids(self) -> list[int]:
+        return [s.pid for s in self._busy if s.pid is not None]
+
     # -- acquire / release -----------------------------------------------------------------------
     async def acquire(self, request: CompletionRequest) -> LiveSession:
         session = await self._take_idle(request) if self._settings.pool_enabled else None
