@@ -504,8 +504,9 @@ class FakeUpstream:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
-        # A short graceful timeout: a test that stops the fake mid-stall must not wait for the stall.
-        config = uvicorn.Config(self.app, lifespan="off", log_level="warning", timeout_graceful_shutdown=1)
+        # log_config=None leaves the host process's logging alone; a short graceful timeout keeps stop() quick
+        # even while a stall directive holds a stream open.
+        config = uvicorn.Config(self.app, lifespan="off", log_config=None, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, args=([sock],), name="fake-upstream", daemon=True)
         self._thread.start()
@@ -518,6 +519,7 @@ class FakeUpstream:
         return self
 
     def stop(self) -> None:
+        """Shut down (open streams get ~1 s to finish) and wait for the thread; the log is kept."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

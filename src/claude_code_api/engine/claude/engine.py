@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -160,7 +161,7 @@ class ClaudeCodeEngine:
         cli = resolve_cli_path(self._settings)
         if cli is None:
             return Readiness(False, {"cli": None, "error": "Claude Code CLI not found; set CLAUDE_CLI_PATH."})
-        version = await _run_cli(cli, "--version")
+        version = await _run_cli(cli, "--version", env=self._cli_env())
         auth = await self._auth_status(cli)
         logged_in = bool(auth.get("loggedIn"))
         detail: dict[str, Any] = {"cli": cli, "version": version.strip(), "logged_in": logged_in}
@@ -169,21 +170,29 @@ class ClaudeCodeEngine:
             detail["error"] = "Claude Code is not logged in: run `claude login` or set ANTHROPIC_API_KEY."
         return Readiness(logged_in, detail)
 
+    def _cli_env(self) -> dict[str, str]:
+        return {**os.environ, **self._settings.cli_env}
+
     async def _auth_status(self, cli: str) -> dict[str, Any]:
         now = time.monotonic()
         if self._auth_cache and now - self._auth_cache[0] < 30:
             return self._auth_cache[1]
         try:
-            status = json.loads(await _run_cli(cli, "auth", "status", "--json"))
+            status = json.loads(await _run_cli(cli, "auth", "status", "--json", env=self._cli_env()))
         except (ValueError, OSError):
             status = {}
         self._auth_cache = (now, status)
         return dict(status)
 
 
-async def _run_cli(cli: str, *args: str) -> str:
+async def _run_cli(cli: str, *args: str, env: dict[str, str]) -> str:
     process = await asyncio.create_subprocess_exec(
-        cli, *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        cli,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
     )
     try:
         out, _ = await asyncio.wait_for(process.communicate(), 15)
