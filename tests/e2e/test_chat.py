@@ -11,7 +11,6 @@ import openai
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
 from tests.conftest import RunningServer, pid_alive, requests_with
 
 pytestmark = pytest.mark.e2e
