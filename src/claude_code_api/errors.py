@@ -5,7 +5,10 @@
     ApiError
     ├── InvalidRequest          the client's request is malformed or unsupported   (param names the field)
     │   └── ContextTooLong
-    ├── ModelNotFound           no such model configured
+    ├── Unauthenticated         no API key, or a wrong or revoked one
+    ├── PermissionDenied        a valid key that may not use this endpoint (admin only)
+    ├── ModelNotFound           no such model configured (or not allowed for this key)
+    ├── RateLimited             a per-key limit (requests/min, tokens/min, concurrency) is reached (retry_after)
     ├── CapacityExceeded        every Claude Code slot busy and the wait queue full (retry_after)
     ├── EngineUnavailable       Claude Code cannot run: not found, not logged in, failed to start
     │   └── NotLoggedIn
@@ -44,6 +47,22 @@ class ModelNotFound(ApiError):
             param="model",
             code="model_not_found",
         )
+
+
+class Unauthenticated(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_api_key")
+
+
+class PermissionDenied(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="permission_denied")
+
+
+class RateLimited(ApiError):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, code="rate_limit_exceeded")
+        self.retry_after = retry_after
 
 
 class CapacityExceeded(ApiError):

@@ -22,7 +22,10 @@ from claude_code_api.errors import (
     ModelNotFound,
     NotLoggedIn,
     OutputInvalid,
+    PermissionDenied,
+    RateLimited,
     Timeout,
+    Unauthenticated,
     UpstreamError,
 )
 from claude_code_api.protocol.errors import ErrorBody, ErrorResponse
@@ -32,7 +35,10 @@ log = logging.getLogger(__name__)
 # (status, OpenAI error type); looked up along the exception's MRO, most specific first.
 ERROR_MAP: dict[type[ApiError], tuple[int, str]] = {
     InvalidRequest: (400, "invalid_request_error"),
+    Unauthenticated: (401, "invalid_request_error"),
+    PermissionDenied: (403, "permission_error"),
     ModelNotFound: (404, "invalid_request_error"),
+    RateLimited: (429, "rate_limit_error"),
     CapacityExceeded: (429, "rate_limit_error"),
     NotLoggedIn: (503, "authentication_error"),
     EngineUnavailable: (503, "service_unavailable_error"),
