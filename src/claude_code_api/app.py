@@ -15,10 +15,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from claude_code_api import __version__
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
-from claude_code_api.http import chat, health, models
+from claude_code_api.http import admin, chat, health, metrics, models
+from claude_code_api.http.auth import AccessMiddleware
 from claude_code_api.http.deps import AppState
 from claude_code_api.http.errors import install_error_handlers
 from claude_code_api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from claude_code_api.ops.hub import Operations
 from claude_code_api.settings import Settings
 
 
@@ -29,6 +31,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
         engine = ClaudeCodeEngine(settings)
     state = AppState(settings=settings, engine=engine, models=ModelRegistry.build(settings.model_aliases))
+    # Opened here, not in the lifespan: the key store must answer even where no lifespan runs (ASGI test clients).
+    ops = Operations(settings, engine.stats)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -37,12 +41,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             yield
         finally:
             await state.engine.aclose()
+            ops.close()
 
     app = FastAPI(title="claude-code-api", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.api = state
+    app.state.ops = ops
     install_error_handlers(app)
-    for router in (chat.router, models.router, health.router):
+    for router in (chat.router, models.router, health.router, admin.router, metrics.router):
         app.include_router(router)
+    # Innermost of ours: CORS answers pre-flights before auth, and 401s still carry X-Request-ID.
+    app.add_middleware(AccessMiddleware, ops=ops)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(

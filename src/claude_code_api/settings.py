@@ -7,12 +7,13 @@ instance: ``cli.py`` builds one and hands it to ``create_app``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -76,3 +77,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     keepalive_interval: float = Field(15.0, gt=0, description="SSE comment interval during silence.")
     log_level: str = "info"
+
+    # Operations: keys, usage, logs (docs/operations.md)
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Static API keys: a JSON list or comma-separated."
+    )
+    admin_key: SecretStr | None = Field(None, description="Key for /metrics and /v1/admin/*; also serves requests.")
+    db_path: Path | None = Field(None, description="SQLite store (default <data_dir>/claude-code-api.sqlite3).")
+    access_log: bool = Field(True, description="One JSON line per request on stderr.")
+    log_prompts: bool = Field(False, description="Put prompts and completions in the access log.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        """Accept a JSON list or a comma-separated string, so ``KEYS=a,b`` works as well as ``KEYS='["a"]'``."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from claude_code_api.core.events import Completed, TextDelta, TokenUsage, ToolCallArguments, ToolCallStarted
+from claude_code_api.core.events import Completed, Event, TextDelta, TokenUsage, ToolCallArguments, ToolCallStarted
 from claude_code_api.core.openai_out import ChoiceAccumulator, ChunkFactory, build_completion
 from claude_code_api.core.stop import StopSequenceCutter
 from claude_code_api.protocol.openai_chat import dump_chunk, dump_completion
@@ -31,7 +31,7 @@ def test_no_stop_sequences_passes_text_through():
     assert feed_all(StopSequenceCutter(()), ["x", "y"]) == "xy"
 
 
-EVENTS = [
+EVENTS: list[Event] = [
     TextDelta("Hel"),
     TextDelta("lo"),
     ToolCallStarted(0, "toolu_1", "get_weather"),

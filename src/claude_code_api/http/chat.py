@@ -22,6 +22,7 @@ from claude_code_api.core.events import Completed, Event, TokenUsage
 from claude_code_api.core.openai_out import ChoiceAccumulator, ChunkFactory, build_completion
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.errors import ApiError
+from claude_code_api.http.auth import track
 from claude_code_api.http.deps import state_of
 from claude_code_api.http.errors import error_payload
 from claude_code_api.http.streams import ClientDisconnected, merge_choices, until_disconnected, with_heartbeat
@@ -41,6 +42,7 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     )
     completion = _with_request_id(completion, request)
     events = merge_choices([state.engine.stream(completion) for _ in range(body.n)])
+    events = track(request, body.model, completion, events)  # key may use the model? then usage, metrics, log
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return await _stream(request, events, completion, body.n, include_usage)
