@@ -11,6 +11,7 @@ from claude_code_api import cli
 from claude_code_api.core.events import TokenUsage
 from claude_code_api.ops.keys import KeyRing
 from claude_code_api.ops.store import SqliteStore
+from claude_code_api.settings import Settings
 
 
 def _store(data: Path) -> SqliteStore:
@@ -62,3 +63,17 @@ def test_usage_prints_rows_filtered_by_key_and_date(tmp_path: Path, capsys: pyte
     assert lines[1].split() == ["2026-03-01", "alice", "claude-sonnet-5-5", "1", "100", "20", "30", "40", "0.012500"]
     cli.main(["usage", "--since", "2026-03-02", "--data-dir", str(tmp_path)])
     assert "alice" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("host", "keys", "loud"), [("0.0.0.0", [], True), ("127.0.0.1", [], False), ("0.0.0.0", ["k"], False)]
+)
+def test_serving_beyond_localhost_without_keys_warns_loudly(tmp_path: Path, caplog, host, keys, loud) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    cli._announce_auth(Settings(host=host, api_keys=keys, data_dir=tmp_path), logging.getLogger("t"))
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert bool(warnings) == loud
+    if loud:
+        assert "NO API KEYS ARE CONFIGURED" in warnings[0].getMessage()

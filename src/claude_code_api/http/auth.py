@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.errors import ApiError, ModelNotFound, PermissionDenied
+from claude_code_api.http.deps import state_of
 from claude_code_api.http.errors import error_payload
 from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.keys import Principal
@@ -28,6 +29,7 @@ PUBLIC_PATHS = frozenset({"/health", "/ready"})
 METRICS_PATH = "/metrics"
 ADMIN_PREFIX = "/v1/admin/"
 LIMITED_ROUTES = frozenset({("POST", "/v1/chat/completions")})
+KNOWN_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/v1/admin/usage", "/v1/admin/keys"})
 
 
 def ops_of(connection: HTTPConnection) -> Operations:
@@ -106,9 +108,18 @@ class AccessMiddleware:
     def _finish(self, scope: Scope, record: RequestRecord) -> None:
         if record.path == METRICS_PATH:
             return  # scrapes would drown the request metrics and the log
-        route = scope.get("route")
-        record.route = getattr(route, "path", None) or "unmatched"  # the template: bounded label values
+        record.route = _route_template(scope)
         self.ops.finish(record)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template, so label values stay bounded. Requests rejected before routing have
+    none; the fixed paths they most often aim at keep their name, anything else is "unmatched"."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    return scope["path"] if scope["path"] in KNOWN_PATHS else "unmatched"
 
 
 async def _reject(send: Send, exc: ApiError) -> int:
@@ -134,7 +145,8 @@ def track(
     record: RequestRecord | None = connection.scope.get("state", {}).get("ops")
     if record is None:  # the app runs without the access middleware (an embedding app's choice)
         return events
-    if record.principal is not None and not record.principal.may_use(requested_model, completion.model):
+    principal = record.principal
+    if principal is not None and not principal.may_use(completion.model, state_of(connection).models.resolve):
         raise ModelNotFound(requested_model)
     record.model = completion.model
     if record.capture_text:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from claude_code_api.errors import Unauthenticated
+from claude_code_api.errors import ApiError, Unauthenticated
 from claude_code_api.ops.store import KeyRecord, Store, utc_now
 
 KEY_PREFIX = "sk-cca-"
@@ -31,13 +31,20 @@ class Principal:
     max_concurrent: int | None = None
     models: tuple[str, ...] = ()
 
-    def may_use(self, *names: str) -> bool:
-        """A restricted key may name a model by any of its names (the alias asked for or the id it resolves to)."""
-        return not self.models or any(name in self.models for name in names)
+    def may_use(self, model_id: str, resolve: Callable[[str], str]) -> bool:
+        """Compare resolved ids, so a key allowed ``haiku`` may also ask for the full id it stands for."""
+        return not self.models or model_id in {_resolved(m, resolve) for m in self.models}
 
     @property
     def limited(self) -> bool:
         return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrent))
+
+
+def _resolved(name: str, resolve: Callable[[str], str]) -> str:
+    try:
+        return resolve(name)
+    except ApiError:  # a name the server no longer knows allows nothing beyond itself
+        return name
 
 
 def hash_key(key: str) -> str:

@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
 
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
-from claude_code_api.engine.claude.session import LiveSession
+from claude_code_api.engine.claude.session import LiveSession, remove_session_files
 from claude_code_api.engine.claude.transcript import build_transcript, write_transcript
 from claude_code_api.errors import EngineUnavailable
 from claude_code_api.settings import Settings
@@ -43,14 +47,21 @@ class SessionPool:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        sweep_leftovers(self._settings.data_dir / "sessions", config_dir({**os.environ, **self._settings.cli_env}))
         if self._settings.pool_enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
 
     async def aclose(self) -> None:
+        """Stop every process: in-flight ones are killed at once and their requests' own cleanup awaited."""
         if self._reaper:
             self._reaper.cancel()
         for task in list(self._background):
             task.cancel()
+        for session in list(self._busy):
+            session.kill()
+        deadline = time.monotonic() + 5
+        while self._busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         sessions = [s for group in self._idle.values() for s in group] + list(self._busy)
         self._idle.clear()
         await asyncio.gather(*(s.close(kill=True) for s in sessions), return_exceptions=True)
@@ -85,16 +96,18 @@ class SessionPool:
         return session
 
     async def release(self, session: LiveSession, *, reusable: bool) -> None:
-        self._busy.discard(session)
         if not (reusable and self._settings.pool_enabled and self._settings.pool_max_idle > 0):
-            await session.close(kill=True)
+            await self.discard(session)
             return
+        self._busy.discard(session)
         self._idle.setdefault(session.key, []).append(session)
         await self._trim()
 
     async def discard(self, session: LiveSession) -> None:
-        self._busy.discard(session)
-        await session.close(kill=True)
+        try:
+            await session.close(kill=True)
+        finally:
+            self._busy.discard(session)  # only now, so that shutdown can wait for this cleanup
 
     async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
         group = self._idle.get(request.config_key(), [])
@@ -142,9 +155,12 @@ class SessionPool:
         session = LiveSession(request.config_key(), options, paths.root, projects)
         try:
             await session.connect(history, uuids)
-        except Exception as exc:
-            await session.close(kill=True)
-            raise EngineUnavailable(f"Claude Code failed to start: {exc}") from exc
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await session.close(kill=True)
+            if isinstance(exc, Exception):
+                raise EngineUnavailable(f"Claude Code failed to start: {exc}") from exc
+            raise
         self.spawned += 1
         return session
 
@@ -193,3 +209,11 @@ class SessionPool:
                     group.remove(session)
                     with contextlib.suppress(Exception):
                         await session.close(kill=True)
+
+
+def sweep_leftovers(sessions_dir: Path, cli_config_dir: Path) -> None:
+    """Remove what a previous run could not (it was killed): scratch dirs and the transcripts filed for them."""
+    if not sessions_dir.is_dir():
+        return
+    for root in sessions_dir.iterdir():
+        remove_session_files(root, cli_config_dir / "projects" / project_slug(root / "cwd"))

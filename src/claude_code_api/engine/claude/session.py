@@ -160,5 +160,12 @@ class LiveSession:
             await self.client.disconnect()
         except Exception:  # cleanup must go on; the reason is logged
             log.warning("session %s: disconnect failed", self.id, exc_info=True)
-        shutil.rmtree(self.root, ignore_errors=True)
-        shutil.rmtree(self.projects_dir, ignore_errors=True)
+        finally:
+            # Even when shutdown cancels the disconnect: the process is already killed, so its files can go.
+            remove_session_files(self.root, self.projects_dir)
+
+
+def remove_session_files(root: Path, projects_dir: Path) -> None:
+    """A session's scratch directory and the transcripts the CLI filed for it under the config dir."""
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(projects_dir, ignore_errors=True)
