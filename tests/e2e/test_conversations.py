@@ -124,3 +124,19 @@ def test_with_the_pool_off_every_request_spawns_and_still_works(make_server, ups
     assert ask(running, messages).startswith(f"{marker} two")
     assert stats(running)["live"] == 0
     assert json.dumps(requests_with(upstream, f"{marker} two")[-1].turns()).count(f"{marker} one") == 2
+
+
+def test_a_transcript_the_cli_refuses_falls_back_to_a_flattened_history(make_server, upstream, marker):
+    from claude_code_api.engine.claude.transcript import Transcript
+
+    running = make_server()
+    running.engine._pool._build_transcript = lambda turns, cwd, model: Transcript(
+        "00000000-0000-4000-8000-000000000000", (), ()
+    )
+    messages = [echo_turn(f"{marker} earlier"), {"role": "assistant", "content": "EARLIER ANSWER"}]
+    messages.append(echo_turn(f"{marker} now"))
+    assert ask(running, messages).endswith(f"{marker} now")
+    assert stats(running)["route_flattened"] == 1 and stats(running)["route_resume_failed"] == 1
+    (only,) = requests_with(upstream, f"{marker} now")[-1:]
+    text = only.turns()[-1][1]
+    assert "User: " in text and "Assistant: EARLIER ANSWER" in text

@@ -27,7 +27,7 @@ import anyio
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
 from claude_code_api.engine.claude.session import LiveSession, remove_session_files
-from claude_code_api.engine.claude.transcript import build_transcript, write_transcript
+from claude_code_api.engine.claude.transcript import build_transcript, flatten_history, write_transcript
 from claude_code_api.errors import EngineUnavailable
 from claude_code_api.settings import Settings
 
@@ -142,13 +142,29 @@ class SessionPool:
             self._spawning -= 1
 
     async def _connect_new(self, request: CompletionRequest, history: Sequence[Turn]) -> LiveSession:
+        """A new process holding ``history``: resumed from a transcript, or, if this CLI refuses the
+        transcript, started fresh with the history flattened into the first message (logged and counted)."""
+        if not history:
+            return await self._start_process(request, (), resume=False)
+        try:
+            return await self._start_process(request, history, resume=True)
+        except EngineUnavailable:
+            log.warning("resuming a transcript failed; falling back to a flattened history", exc_info=True)
+            self.route_counts["resume_failed"] += 1
+        session = await self._start_process(request, (), resume=False)
+        session.preamble = flatten_history(history)
+        session.tail_unknown = True  # it holds the history only as text: never matched turn for turn
+        self.route_counts["flattened"] += 1
+        return session
+
+    async def _start_process(self, request: CompletionRequest, history: Sequence[Turn], *, resume: bool) -> LiveSession:
         paths = SessionPaths(self._settings.data_dir / "sessions" / uuid.uuid4().hex)
         paths.create(request.system)
         options = agent_options(self._settings, request, paths)
         projects = config_dir(options.env) / "projects" / project_slug(paths.cwd)
         uuids: tuple[str, ...] = ()
-        if history:
-            transcript = build_transcript(history, paths.cwd, request.model)
+        if resume:
+            transcript = self._build_transcript(history, paths.cwd, request.model)
             write_transcript(transcript, projects)
             options.resume = transcript.session_id
             uuids = transcript.uuids
@@ -163,6 +179,9 @@ class SessionPool:
             raise
         self.spawned += 1
         return session
+
+    # A seam for tests that prove the flattened fallback (a transcript the CLI cannot resume).
+    _build_transcript = staticmethod(build_transcript)
 
     def _schedule_spare(self, request: CompletionRequest) -> None:
         settings = self._settings

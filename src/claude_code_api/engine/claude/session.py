@@ -21,7 +21,7 @@ from typing import Any
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
-from claude_code_api.core.request import Turn
+from claude_code_api.core.request import Block, Turn
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -69,6 +69,7 @@ class LiveSession:
         self.turns: list[Turn] = []
         self.turn_uuids: list[str] = []
         self.tail_unknown = False  # the process holds more than ``turns`` (an interrupted answer)
+        self.preamble: tuple[Block, ...] = ()  # sent before the next prompt's blocks (flattened history)
         self.last_used = time.monotonic()
         self.turns_served = 0
         self.closed = False
@@ -85,10 +86,12 @@ class LiveSession:
     async def send(self, prompt: Turn) -> str:
         """Write one user turn; returns its uuid. The caller then reads ``messages()`` up to the result."""
         turn_uuid = str(uuid.uuid4())
+        blocks = [*self.preamble, *prompt.blocks]
+        self.preamble = ()
         line = {
             "type": "user",
             "uuid": turn_uuid,
-            "message": {"role": "user", "content": list(prompt.blocks)},
+            "message": {"role": "user", "content": blocks},
             "parent_tool_use_id": None,
         }
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from claude_code_api.core.request import Turn
+from claude_code_api.core.request import Block, Turn
 
 CLI_VERSION = "2.1.332"
 _TIMESTAMP = "2026-01-01T00:00:00.000Z"
@@ -65,3 +65,31 @@ def write_transcript(transcript: Transcript, projects_dir: Path) -> Path:
     path = projects_dir / f"{transcript.session_id}.jsonl"
     path.write_text("".join(line + "\n" for line in transcript.lines), encoding="utf-8")
     return path
+
+
+def flatten_history(turns: Sequence[Turn]) -> tuple[Block, ...]:
+    """The last-resort route: the history as labelled text (images kept as blocks) ahead of the new message.
+
+    Used only when a transcript cannot be resumed; role separation is then lost, which is why it is logged.
+    """
+    blocks: list[Block] = [{"type": "text", "text": "<conversation_so_far>"}]
+    for turn in turns:
+        label = "User" if turn.role == "user" else "Assistant"
+        for block in turn.blocks:
+            if block.get("type") == "image":
+                blocks.append(block)
+            else:
+                blocks.append({"type": "text", "text": f"{label}: {_block_text(block)}"})
+    blocks.append({"type": "text", "text": "</conversation_so_far>\nThe user's new message follows."})
+    return tuple(blocks)
+
+
+def _block_text(block: Block) -> str:
+    kind = block.get("type")
+    if kind == "text":
+        return str(block.get("text", ""))
+    if kind == "tool_use":
+        return f"[called {block.get('name')} with {json.dumps(block.get('input'))}]"
+    if kind == "tool_result":
+        return f"[result of {block.get('tool_use_id')}: {block.get('content')}]"
+    return f"[{kind}]"
