@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     pool_max_idle: int = Field(4, ge=0, description="Idle live processes kept in all.")
     pool_idle_ttl: float = Field(600.0, gt=0, description="Seconds an idle live process is kept.")
     pool_prestart: bool = Field(True, description="Start a spare process for a configuration that was just used.")
+    pool_max_memory_mb: int = Field(1024, ge=0, description="Resident memory all idle processes may hold (0: no cap).")
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

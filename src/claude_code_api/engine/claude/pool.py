@@ -214,9 +214,13 @@ class SessionPool:
             while len(group) > settings.pool_idle_per_config:
                 doomed.append(group.pop(0))
         everyone = sorted((s for g in self._idle.values() for s in g), key=lambda s: s.last_used)
-        for session in everyone[: max(0, len(everyone) - settings.pool_max_idle)]:
-            self._idle[session.key].remove(session)
-            doomed.append(session)
+        excess = max(0, len(everyone) - settings.pool_max_idle)
+        doomed += everyone[:excess]
+        doomed += over_memory(everyone[excess:], settings.pool_max_memory_mb)
+        for session in doomed:
+            group = self._idle.get(session.key, [])
+            if session in group:
+                group.remove(session)
         await asyncio.gather(*(s.close(kill=True) for s in doomed), return_exceptions=True)
 
     async def _reap_forever(self) -> None:
@@ -228,6 +232,34 @@ class SessionPool:
                     group.remove(session)
                     with contextlib.suppress(Exception):
                         await session.close(kill=True)
+
+
+def over_memory(idle_oldest_first: Sequence[LiveSession], ceiling_mb: int) -> list[LiveSession]:
+    """The least recently used idle sessions to close so the rest fit under ``ceiling_mb`` of resident memory."""
+    if ceiling_mb <= 0:
+        return []
+    sizes = [(session, resident_mb(session.pid)) for session in idle_oldest_first]
+    total = sum(size for _, size in sizes)
+    doomed = []
+    for session, size in sizes:
+        if total <= ceiling_mb:
+            break
+        doomed.append(session)
+        total -= size
+    return doomed
+
+
+def resident_mb(pid: int | None) -> float:
+    """VmRSS of a process from /proc (Linux); 0 where it cannot be read, so the cap never closes blindly."""
+    if pid is None:
+        return 0.0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def sweep_leftovers(sessions_dir: Path, cli_config_dir: Path) -> None:
