@@ -110,12 +110,16 @@ class ClaudeCodeEngine:
         messages = session.messages()
         deadline = time.monotonic() + self._settings.timeout
         try:
+            interrupted = False
             while translator.result is None:
                 message = await self._next_message(messages, deadline)
                 for event in translator.feed(message):
                     for out in await self._cut(event, cutter, session):
                         answer.add(out)
                         yield out
+                if translator.hit_max_tokens and not interrupted:
+                    interrupted = True
+                    await session.interrupt()
             if cutter.hit:
                 usage = usage_from_result(translator.result.usage)
                 session.record_answer(None)
@@ -128,7 +132,8 @@ class ClaudeCodeEngine:
             for event in translator.finish():
                 answer.add(event)
                 yield event
-            session.record_answer(None if request.output_schema else answer.turn())
+            exact = not (request.output_schema or interrupted)
+            session.record_answer(answer.turn() if exact else None)
         finally:
             await messages.aclose()
 

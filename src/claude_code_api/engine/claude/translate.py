@@ -73,6 +73,13 @@ class TurnTranslator:
     result: ResultMessage | None = None
     _block_tools: dict[int, int] = field(default_factory=dict)  # content block index → OpenAI tool index
     saw_client_tool_stop: bool = False
+    last_stop_reason: str | None = None  # of the latest API response in this turn
+
+    @property
+    def hit_max_tokens(self) -> bool:
+        """Claude stopped at max_tokens. Claude Code would then retry with "resume" nudges (3 more requests,
+        then an error), so the engine interrupts it and reports ``length`` as the API would."""
+        return self.last_stop_reason == "max_tokens"
 
     def feed(self, message: object) -> list[Event]:
         if isinstance(message, StreamEvent) and message.parent_tool_use_id is None:
@@ -89,8 +96,10 @@ class TurnTranslator:
             return self._block_delta(event.get("index", 0), event.get("delta") or {})
         if kind == "message_start":
             self._block_tools = {}
-        if kind == "message_delta" and (event.get("delta") or {}).get("stop_reason") == "tool_use" and self.tool_calls:
-            self.saw_client_tool_stop = True
+        if kind == "message_delta":
+            self.last_stop_reason = (event.get("delta") or {}).get("stop_reason")
+            if self.last_stop_reason == "tool_use" and self.tool_calls:
+                self.saw_client_tool_stop = True
         return []
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[Event]:
@@ -119,6 +128,10 @@ class TurnTranslator:
         usage = usage_from_result(result.usage)
         if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
             return [Completed("tool_calls", usage, result.total_cost_usd)]
+        if self.last_stop_reason in ("max_tokens", "refusal"):
+            # Claude Code reports both as errors; OpenAI clients expect a normal finish with what was said.
+            reason: FinishReason = "length" if self.last_stop_reason == "max_tokens" else "content_filter"
+            return [Completed(reason, usage, result.total_cost_usd)]
         if result.is_error:
             raise error_from_result(result)
         events: list[Event] = []
