@@ -222,7 +222,7 @@ async def test_metrics_parse_and_move_with_requests(h: Harness) -> None:
 async def test_metrics_include_engine_process_gauges(tmp_path: Path) -> None:
     class StatsEngine(FakeEngine):
         def stats(self) -> dict[str, int]:
-            return {"running": 2, "queued": 1, "idle": 3, "spawned": 9}
+            return {"running": 2, "queued": 1, "idle": 3, "spawned": 9, "route_reuse": 4, "route_flattened": 1}
 
     app = create_app(Settings(data_dir=tmp_path), engine=StatsEngine())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
@@ -231,6 +231,8 @@ async def test_metrics_include_engine_process_gauges(tmp_path: Path) -> None:
     assert samples[("claude_code_api_requests_queued", frozenset())] == 1
     assert samples[("claude_code_api_processes_warm", frozenset())] == 3
     assert samples[("claude_code_api_process_spawns_total", frozenset())] == 9
+    assert samples[("claude_code_api_process_routes_total", frozenset({("route", "reuse")}))] == 4
+    assert samples[("claude_code_api_process_routes_total", frozenset({("route", "flattened")}))] == 1
 
 
 async def test_engine_errors_are_counted_by_kind(h: Harness) -> None:

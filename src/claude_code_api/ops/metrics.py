@@ -36,11 +36,22 @@ class EngineCollector(Collector):
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
-        for key, value in self._stats().items():
+        stats = self._stats()
+        for key, value in stats.items():
             if key in _ENGINE_STATS:
                 name, doc, counter = _ENGINE_STATS[key]
                 family = CounterMetricFamily if counter else GaugeMetricFamily
                 yield family(f"{NS}_{name}", doc, value=value)
+        routes = CounterMetricFamily(
+            f"{NS}_process_routes",
+            "How requests found a Claude Code process: reuse, rewind, resume, spawn, and the fallbacks "
+            "(rewind_failed, resume_failed, flattened).",
+            labels=["route"],
+        )
+        for key, value in stats.items():
+            if key.startswith("route_"):
+                routes.add_metric([key.removeprefix("route_")], value)
+        yield routes
 
 
 class Metrics:
