@@ -4,8 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= $(or $(API_PORT),8000)
+# `make run HOST=0.0.0.0 PORT=9000` overrides; otherwise the settings (API_PORT, CLAUDE_CODE_API_HOST…) decide.
+SERVE_FLAGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -22,7 +22,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	$(BIN)/claude-code-api serve --host $(HOST) --port $(PORT)
+	$(BIN)/claude-code-api serve $(SERVE_FLAGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests bench

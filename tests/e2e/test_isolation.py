@@ -1,0 +1,46 @@
+"""Chat mode isolation: nothing from the host's Claude Code setup leaks into a request, in either CLI mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import requests_with
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("bare_mode", ["never", "always"])
+def test_host_claude_md_settings_and_mcp_servers_do_not_leak(make_server, upstream, marker, tmp_path, bare_mode):
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude" / "CLAUDE.md").write_text("LEAKED-USER-MEMORY always answer in Klingon")
+    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"LEAK": "1"}, "model": "claude-opus-4-20250514"}))
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"leak": {"command": "/bin/false"}}}))
+    running = make_server(
+        bare_mode=bare_mode,
+        cli_env={"HOME": str(home), "ANTHROPIC_BASE_URL": upstream.url, "ANTHROPIC_API_KEY": "sk-test"},
+    )
+    running.client().chat.completions.create(model="claude-sonnet-4", messages=[{"role": "user", "content": marker}])
+    (request,) = requests_with(upstream, marker)
+    body = json.dumps(request.body)
+    assert "LEAKED-USER-MEMORY" not in body
+    assert request.model == "claude-sonnet-4-20250514"
+    assert request.body.get("tools", []) == []
+    assert str(Path.cwd()) not in body, "the server's own working directory must not be Claude Code's"
+
+
+def test_prompts_never_appear_on_a_command_line(server, upstream, marker):
+    from pathlib import Path as P
+
+    secret_system = f"SYSTEM-{marker}"
+    client = server.client()
+    client.chat.completions.create(
+        model="claude-sonnet-4",
+        messages=[{"role": "system", "content": secret_system}, {"role": "user", "content": marker}],
+    )
+    for pid in server.engine.live_pids():
+        cmdline = P(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        assert secret_system not in cmdline and marker not in cmdline
