@@ -25,6 +25,7 @@ import math
 import os
 import platform
 import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -199,6 +200,15 @@ def measure_memory(server_pid: int) -> Memory:
         children_rss_kb=sum(rss_kb(pid) for pid in kids),
         total_pss_kb=pss_kb(server_pid) + sum(pss_kb(pid) for pid in kids),
     )
+
+
+def cli_argv(server_pid: int, ws: Workspace) -> list[str]:
+    """The command line of one of the server's Claude Code processes, temp paths shortened (proof of the flags)."""
+    for pid, _ in descendants(server_pid):
+        with contextlib.suppress(OSError):
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            return [arg.decode().replace(str(ws.root), "$BENCH") for arg in argv]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------------------- machine
@@ -527,14 +537,44 @@ def route_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
-async def measure(request: Request, concurrency: int, plan: Plan, server: Server | None = None) -> Cell:
-    await run_requests(request, range(plan.warmups), concurrency)
-    if server is not None:
-        await server.settle()
-    before = await server.routes() if server else {}
-    samples, wall = await run_requests(request, range(plan.warmups, plan.warmups + plan.requests), concurrency)
-    after = await server.routes() if server else {}
-    return Cell(samples, wall, route_delta(before, after))
+@dataclass(frozen=True)
+class Kind:
+    """One thing to measure: a request function, and the server it goes to (None: direct ``claude -p``)."""
+
+    key: str
+    request: Request
+    server: Server | None = None
+
+
+async def measure_batch(kind: Kind, indices: range, cell: Cell) -> None:
+    """Run ``indices`` at once (concurrency = their number) and add the samples, wall time and routes to ``cell``."""
+    before = await kind.server.routes() if kind.server else {}
+    samples, wall = await run_requests(kind.request, indices, len(indices))
+    cell.samples.extend(samples)
+    cell.wall += wall
+    if kind.server:
+        for route, count in route_delta(before, await kind.server.routes()).items():
+            cell.routes[route] = cell.routes.get(route, 0) + count
+        await kind.server.settle()
+
+
+async def measure_interleaved(kinds: list[Kind], concurrency: int, plan: Plan) -> dict[str, Cell]:
+    """Warm every kind up, then measure them in turn, one batch of ``concurrency`` requests each per round.
+
+    Interleaving gives direct ``claude -p`` and the API the same machine load even when other work comes and goes,
+    so their ratios stay meaningful on a shared machine.
+    """
+    for kind in kinds:
+        await run_requests(kind.request, range(plan.warmups), concurrency)
+        if kind.server:
+            await kind.server.settle()
+    cells = {kind.key: Cell([], 0.0) for kind in kinds}
+    first, stop = plan.warmups, plan.warmups + plan.requests
+    for batch_start in range(first, stop, concurrency):
+        batch = range(batch_start, min(batch_start + concurrency, stop))
+        for kind in kinds:
+            await measure_batch(kind, batch, cells[kind.key])
+    return cells
 
 
 class Conversation:
@@ -583,6 +623,7 @@ class Results:
     cells: dict[str, Cell] = field(default_factory=dict)
     memory: Memory | None = None
     direct_peak_rss_kb: int = 0
+    server_cli_argv: list[str] = field(default_factory=list)
     load: Load = field(default_factory=Load)
     machine: dict[str, str] = field(default_factory=dict)
 
@@ -594,35 +635,39 @@ class Results:
         print(f"  {key:<16} p50 {ms(p50(values))}  p95 {ms(p95(values))}{extra}{errors}", file=sys.stderr, flush=True)
 
 
-async def run_direct(ws: Workspace, results: Results) -> None:
+def kinds_for(direct: Direct, cold: Server, pooled: Server, concurrency: int) -> list[Kind]:
+    def complete(server: Server) -> Request:
+        return lambda index: _complete_new(server.client, index)
+
+    def stream(server: Server) -> Request:
+        return lambda index: api_stream(server.client, index)
+
+    kinds = [
+        Kind("direct", direct.run),
+        Kind("cold", complete(cold), cold),
+        Kind("cold-stream", stream(cold), cold),
+        Kind("new", complete(pooled), pooled),
+        Kind("new-stream", stream(pooled), pooled),
+    ]
+    return [Kind(f"{k.key}/c{concurrency}", k.request, k.server) for k in kinds]
+
+
+async def run_servers(ws: Workspace, results: Results) -> None:
     direct = Direct.prepare(ws)
-    for c in (1, 4):
-        results.add(f"direct/c{c}", await measure(direct.run, c, results.plan))
-    # Every direct process has been reaped; the servers (children too) have not started yet.
-    results.direct_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
-
-async def run_pooled(ws: Workspace, results: Results) -> None:
-    async with serving(ws, pool=True, name="pool") as server:
-        client = server.client
+    async with serving(ws, pool=False, name="nopool") as cold, serving(ws, pool=True, name="pool") as pooled:
         for c in (1, 4):
-            results.add(f"new/c{c}", await measure(lambda i: _complete_new(client, i), c, results.plan, server))
+            print(f"direct claude -p, API pool off, API pool on (new conversations), concurrency {c}", file=sys.stderr)
+            for key, cell in (await measure_interleaved(kinds_for(direct, cold, pooled, c), c, results.plan)).items():
+                results.add(key, cell)
+        # Every direct process has been reaped, the servers (and the CLI processes they reaped) have not.
+        results.direct_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print("API pool on, follow-up turns", file=sys.stderr, flush=True)
         for c in (1, 4):
-            results.add(f"new-stream/c{c}", await measure(lambda i: api_stream(client, i), c, results.plan, server))
-        for c in (1, 4):
-            results.add(f"follow/c{c}", await measure_follow_ups(server, c, results.plan))
-        await server.settle()
+            results.add(f"follow/c{c}", await measure_follow_ups(pooled, c, results.plan))
+        await pooled.settle()
         await asyncio.sleep(1.0)
-        results.memory = measure_memory(server.process.pid)
-
-
-async def run_cold(ws: Workspace, results: Results) -> None:
-    async with serving(ws, pool=False, name="nopool") as server:
-        client = server.client
-        for c in (1, 4):
-            results.add(f"cold/c{c}", await measure(lambda i: _complete_new(client, i), c, results.plan, server))
-        for c in (1, 4):
-            results.add(f"cold-stream/c{c}", await measure(lambda i: api_stream(client, i), c, results.plan, server))
+        results.memory = measure_memory(pooled.process.pid)
+        results.server_cli_argv = cli_argv(pooled.process.pid, ws)
 
 
 async def _complete_new(client: openai.AsyncOpenAI, index: int) -> Sample:
@@ -643,19 +688,33 @@ async def run_all(plan: Plan) -> Results:
             await wait_http(f"http://127.0.0.1:{port}/_log", process, log)
             ws = Workspace(root, f"http://127.0.0.1:{port}")
             ws.home.mkdir()
-            print("direct claude -p", file=sys.stderr, flush=True)
-            await run_direct(ws, results)
-            print("API, pool on", file=sys.stderr, flush=True)
-            await run_pooled(ws, results)
-            print("API, pool off", file=sys.stderr, flush=True)
-            await run_cold(ws, results)
+            await run_servers(ws, results)
         results.load.stop()
     return results
+
+
+async def output_of(*argv: str) -> str:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE
+        )
+    except OSError:
+        return ""
+    out, _ = await process.communicate()
+    return out.decode().strip() if process.returncode == 0 else ""
+
+
+async def code_under_test() -> str:
+    """The commit the server ran from, and whether src/ had uncommitted changes."""
+    commit = await output_of("git", "rev-parse", "--short", "HEAD")
+    dirty = await output_of("git", "status", "--porcelain", "--", "src")
+    return (commit or "unknown") + (" + uncommitted changes in src/" if dirty else "")
 
 
 async def describe_machine() -> dict[str, str]:
     cli = str(bundled_cli_path())
     return {
+        "code under test": await code_under_test(),
         "CPU": cpu_model(),
         "cores": str(os.cpu_count()),
         "RAM": f"{ram_gib():.1f} GiB",
@@ -717,6 +776,7 @@ class Report:
         self.issue3()
         self.throughput()
         self.memory()
+        self.flags()
         self.errors()
         self.interpretation()
         return "\n".join(self.lines) + "\n"
@@ -743,8 +803,13 @@ class Report:
             "response; time to first token = the first chunk with content. Server settings: "
             f"`POOL_IDLE_PER_CONFIG={POOL_SIZE}`, `POOL_MAX_IDLE={POOL_SIZE}`, `MAX_PROCESSES={MAX_PROCESSES}`, "
             "prestart on; all else default. The cold-spawn rows use a second server with `POOL_ENABLED=false`.",
+            "- Order: both servers run side by side. At each concurrency, every kind (direct, API pool off, API pool "
+            "off streaming, API pool on, API pool on streaming) gets its warm-ups, then the kinds take turns, one "
+            "batch of `concurrency` simultaneous requests each per round, so all of them see the same machine load. "
+            "Follow-ups (b) run afterwards: one conversation per concurrent client, "
+            f"{SETUP_EXCHANGES} excluded exchanges, then measured turns carrying the whole history.",
             "- p95 is nearest-rank (the 19th of 20). Ratios are API/direct, shown as p50 / p95. Routes are the "
-            "`GET /health` route counters gained during each measured phase.",
+            "`GET /health` route counters gained during the measured requests (proof of the route measured).",
             "",
         )
 
@@ -827,6 +892,8 @@ class Report:
         self.add(
             "## Throughput of new conversations at concurrency 4",
             "",
+            "Measured requests divided by the time their batches of 4 simultaneous requests took.",
+            "",
             "| | requests | wall time | requests/s |",
             "|---|---|---|---|",
             f"| API, pool on | {len(api.ok)} | {api.wall:.2f} s | {api.rps():.1f} |",
@@ -853,6 +920,21 @@ class Report:
             "",
         )
 
+    def flags(self) -> None:
+        argv = self.r.server_cli_argv
+        if not argv:
+            return
+        shown = " ".join(shlex.quote(arg) for arg in [Path(argv[0]).name, *argv[1:]])
+        self.add(
+            "## Flags check",
+            "",
+            "A Claude Code process of the pooled server ran with (the server passes the system prompt in a file and "
+            "talks stream-json on stdin; direct `claude -p` gets the same prompt with `--system-prompt`):",
+            "",
+            f"```\n{shown}\n```",
+            "",
+        )
+
     def errors(self) -> None:
         failing = {k: c.errors for k, c in self.r.cells.items() if c.errors}
         if failing:
@@ -865,8 +947,9 @@ class Report:
         self.add(
             "## Interpretation",
             "",
-            f"- Without the pool the API costs what `claude -p` costs plus the server's work: {r('cold/c1')} of "
-            f"direct at concurrency 1 ({self.delta('cold/c1')} per request), {r('cold/c4')} at concurrency 4.",
+            "- Without the pool the API does what `claude -p` does (one Claude Code start per request) plus the "
+            f"server's own work: {r('cold/c1')} of direct at concurrency 1 ({self.delta('cold/c1')}; time to first "
+            f"token {self.delta('cold-stream/c1', ttft=True)}), {r('cold/c4')} at concurrency 4.",
             f"- With the pool a new conversation takes an idle process rewound to empty instead of spawning one: "
             f"{r('new/c1')} of direct at concurrency 1, {r('new/c4')} at concurrency 4; a follow-up goes to the "
             f"process that holds the conversation: {r('follow/c1')} and {r('follow/c4')}.",
@@ -882,9 +965,9 @@ class Report:
         value = p50(self.values(key, ttft)) / p50(direct)
         return f"{value:.2f}x"
 
-    def delta(self, key: str) -> str:
-        direct = self.values(f"direct/{key.split('/')[1]}")
-        difference = (p50(self.values(key)) - p50(direct)) * 1000
+    def delta(self, key: str, ttft: bool = False) -> str:
+        direct = self.values(f"direct/{key.split('/')[1]}", ttft)
+        difference = (p50(self.values(key, ttft)) - p50(direct)) * 1000
         return f"{difference:+.0f} ms at p50"
 
 

@@ -17,7 +17,9 @@ def test_host_claude_md_settings_and_mcp_servers_do_not_leak(make_server, upstre
     home = tmp_path / "home"
     (home / ".claude").mkdir(parents=True)
     (home / ".claude" / "CLAUDE.md").write_text("LEAKED-USER-MEMORY always answer in Klingon")
-    (home / ".claude" / "settings.json").write_text(json.dumps({"env": {"LEAK": "1"}, "model": "claude-opus-4-20250514"}))
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"env": {"LEAK": "1"}, "model": "claude-opus-4-20250514"})
+    )
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"leak": {"command": "/bin/false"}}}))
     running = make_server(
         bare_mode=bare_mode,
@@ -44,3 +46,17 @@ def test_prompts_never_appear_on_a_command_line(server, upstream, marker):
     for pid in server.engine.live_pids():
         cmdline = P(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         assert secret_system not in cmdline and marker not in cmdline
+
+
+def test_the_servers_own_settings_are_not_passed_to_claude_code(monkeypatch, tmp_path):
+    from claude_code_api.engine.claude.options import SessionPaths, child_env
+    from claude_code_api.settings import Settings
+    from tests.unit.test_convert import convert
+
+    monkeypatch.setenv("CLAUDE_CODE_API_ADMIN_KEY", "sk-admin-secret")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-user")
+    env = child_env(
+        Settings(data_dir=tmp_path), convert(messages=[{"role": "user", "content": "x"}]), SessionPaths(tmp_path)
+    )
+    assert "CLAUDE_CODE_API_ADMIN_KEY" not in env
+    assert env["ANTHROPIC_API_KEY"] == "sk-ant-user", "Claude Code's own credentials pass through"

@@ -8,11 +8,11 @@ upstream, a full server) still gets its proper HTTP status; after the first byte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,7 +24,7 @@ from claude_code_api.core.request import CompletionRequest
 from claude_code_api.errors import ApiError
 from claude_code_api.http.auth import track
 from claude_code_api.http.deps import state_of
-from claude_code_api.http.errors import error_payload
+from claude_code_api.http.errors import envelope, error_payload
 from claude_code_api.http.streams import ClientDisconnected, merge_choices, until_disconnected, with_heartbeat
 from claude_code_api.protocol.openai_chat import ChatCompletionRequest, dump_chunk, dump_completion
 
@@ -54,8 +54,6 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
 
 
 def _with_request_id(completion: CompletionRequest, request: Request) -> CompletionRequest:
-    from dataclasses import replace
-
     return replace(completion, request_id=getattr(request.state, "request_id", ""))
 
 
@@ -78,16 +76,25 @@ async def _stream(
     settings = state_of(request).settings
     first = asyncio.ensure_future(anext(events))
     try:
-        done, _ = await asyncio.wait({first}, timeout=min(settings.keepalive_interval, 5.0))
-    except asyncio.CancelledError:
-        first.cancel()
-        await events.aclose()
+        await until_disconnected(request, asyncio.wait({first}, timeout=min(settings.keepalive_interval, 5.0)))
+    except BaseException as exc:  # the client left (or the server is stopping) before the first event
+        await _abandon(first, events)
+        if isinstance(exc, ClientDisconnected):
+            return Response(status_code=499)
         raise
-    if done and isinstance(first.exception(), ApiError):
+    early = first.exception() if first.done() and not first.cancelled() else None
+    if isinstance(early, ApiError):
         await events.aclose()
-        raise first.exception()  # type: ignore[misc]
+        raise early
     body = _sse_body(first, events, ChunkFactory(completion.model), n, include_usage, settings.keepalive_interval)
     return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _abandon(first: asyncio.Future[tuple[int, Event]], events: AsyncGenerator[tuple[int, Event], None]) -> None:
+    first.cancel()
+    with contextlib.suppress(BaseException):
+        await first
+    await events.aclose()
 
 
 async def _sse_body(
@@ -117,6 +124,9 @@ async def _sse_body(
     except ApiError as exc:
         _, payload, _ = error_payload(exc)
         yield _data(json.dumps(payload))
+    except Exception:  # after the headers, even a bug must end the stream the way clients understand
+        log.exception("unexpected error while streaming")
+        yield _data(json.dumps(envelope("The server had an error while processing your request.", "server_error")))
     yield "data: [DONE]\n\n"
 
 
@@ -139,13 +149,3 @@ async def _resume(
 
 def _data(payload: str) -> str:
     return f"data: {payload}\n\n"
-
-
-def log_fields(completion: CompletionRequest, started: float, status: int, usage: TokenUsage) -> dict[str, Any]:
-    return {
-        "model": completion.model,
-        "status": status,
-        "latency_ms": round((time.monotonic() - started) * 1000),
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.output_tokens,
-    }

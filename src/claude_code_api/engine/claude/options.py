@@ -94,7 +94,8 @@ class SessionPaths:
 
 def child_env(settings: Settings, request: CompletionRequest, paths: SessionPaths) -> dict[str, str]:
     """The CLI's environment: the server's own (so logins, gateways, Bedrock/Vertex pass through) plus limits."""
-    env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV}
+    # The server's own settings (keys, admin key, Redis URL) are none of Claude Code's business.
+    env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV and not k.startswith("CLAUDE_CODE_API_")}
     env.update(settings.cli_env)
     env.update(
         {
