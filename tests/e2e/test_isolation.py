@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import requests_with
 
 pytestmark = pytest.mark.e2e
@@ -49,9 +48,10 @@ def test_prompts_never_appear_on_a_command_line(server, upstream, marker):
 
 
 def test_the_servers_own_settings_are_not_passed_to_claude_code(monkeypatch, tmp_path):
+    from tests.unit.test_convert import convert
+
     from claude_code_api.engine.claude.options import SessionPaths, child_env
     from claude_code_api.settings import Settings
-    from tests.unit.test_convert import convert
 
     monkeypatch.setenv("CLAUDE_CODE_API_ADMIN_KEY", "sk-admin-secret")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-user")
