@@ -6,7 +6,7 @@ engine, so every Claude Code process is stopped when the server stops.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,6 +21,8 @@ from claude_code_api.http.deps import AppState
 from claude_code_api.http.errors import install_error_handlers
 from claude_code_api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from claude_code_api.ops.hub import Operations
+from claude_code_api.ops.redis_limits import RedisLimiter
+from claude_code_api.ops.redis_store import AsyncRedisStore, RedisStore
 from claude_code_api.settings import Settings
 
 
@@ -32,7 +34,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         engine = ClaudeCodeEngine(settings)
     state = AppState(settings=settings, engine=engine, models=ModelRegistry.build(settings.model_aliases))
     # Opened here, not in the lifespan: the key store must answer even where no lifespan runs (ASGI test clients).
-    ops = Operations(settings, engine.stats)
+    ops = _operations(settings, engine.stats)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -41,7 +43,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             yield
         finally:
             await state.engine.aclose()
-            ops.close()
+            await ops.aclose()
 
     app = FastAPI(title="claude-code-api", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.api = state
@@ -63,3 +65,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _operations(settings: Settings, engine_stats: Callable[[], dict[str, int]]) -> Operations:
+    """SQLite and in-memory limits by default; with ``redis_url``, keys, usage and limits shared through Redis."""
+    if not settings.redis_url:
+        return Operations(settings, engine_stats)
+    live = AsyncRedisStore.from_url(settings.redis_url)
+    # A slot may be held through the queue wait and the overall deadline; the lease outlasts both with margin.
+    lease_ttl = settings.queue_timeout + settings.timeout + 60
+    limiter = RedisLimiter(live.client, lease_ttl)
+    return Operations(settings, engine_stats, RedisStore.from_url(settings.redis_url), live=live, limiter=limiter)

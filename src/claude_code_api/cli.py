@@ -1,5 +1,6 @@
 """The ``claude-code-api`` command: ``serve`` (default) runs the server with uvicorn; ``keys`` manages API keys
-and ``usage`` prints the usage ledger (both work on the store while the server runs)."""
+and ``usage`` prints the usage ledger (both work on the store while the server runs: SQLite in the data directory,
+or Redis when ``CLAUDE_CODE_API_REDIS_URL`` is set)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import redis
 import uvicorn
 
 from claude_code_api.app import create_app
@@ -160,9 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**{k: v for k, v in given.items() if v})
     if args.command in (None, "serve"):
         return serve(settings)
-    if args.command == "keys":
-        return keys(settings, args)
-    if args.command == "usage":
-        return usage(settings, args)
+    try:
+        if args.command == "keys":
+            return keys(settings, args)
+        if args.command == "usage":
+            return usage(settings, args)
+    except redis.RedisError as exc:  # CLAUDE_CODE_API_REDIS_URL is set but Redis does not answer
+        print(f"cannot use Redis at {settings.redis_url}: {exc}", file=sys.stderr)
+        return 1
     print(f"unknown command {args.command}", file=sys.stderr)
     return 2

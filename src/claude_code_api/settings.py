@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     db_path: Path | None = Field(None, description="SQLite store (default <data_dir>/claude-code-api.sqlite3).")
     access_log: bool = Field(True, description="One JSON line per request on stderr.")
     log_prompts: bool = Field(False, description="Put prompts and completions in the access log.")
+    redis_url: str | None = Field(
+        None, description="Keep keys, usage and rate-limit counters in Redis, shared by replicas (redis://host:6379/0)."
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

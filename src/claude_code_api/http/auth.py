@@ -22,7 +22,7 @@ from claude_code_api.http.deps import state_of
 from claude_code_api.http.errors import error_payload
 from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.keys import Principal
-from claude_code_api.ops.limits import Lease
+from claude_code_api.ops.limits import AsyncLease
 from claude_code_api.ops.usage import RequestRecord, Tagged, tap
 
 PUBLIC_PATHS = frozenset({"/health", "/ready"})
@@ -66,20 +66,20 @@ class AccessMiddleware:
         )
         state["ops"] = record
         try:
-            lease = self._admit(scope, record)
+            lease = await self._admit(scope, record)
         except ApiError as exc:
             record.error = type(exc).__name__
             record.status = await _reject(send, exc)
-            self._finish(scope, record)
+            await self._finish(scope, record, None)
             return
         await self._serve(scope, receive, send, record, lease)
 
-    def _admit(self, scope: Scope, record: RequestRecord) -> Lease | None:
-        principal = self.ops.keys.authenticate(presented_key(scope))
+    async def _admit(self, scope: Scope, record: RequestRecord) -> AsyncLease | None:
+        principal = await self.ops.keys.authenticate_async(presented_key(scope))
         record.principal = principal
         self._authorize(scope["path"], principal)
         if (scope["method"], scope["path"]) in LIMITED_ROUTES:
-            return self.ops.limiter.acquire(principal)
+            return await self.ops.limiter.acquire(principal)
         return None
 
     def _authorize(self, path: str, principal: Principal) -> None:
@@ -91,7 +91,7 @@ class AccessMiddleware:
             raise PermissionDenied("Set CLAUDE_CODE_API_ADMIN_KEY to use the admin endpoints.")
 
     async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, record: RequestRecord, lease: Lease | None
+        self, scope: Scope, receive: Receive, send: Send, record: RequestRecord, lease: AsyncLease | None
     ) -> None:
         async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -101,15 +101,13 @@ class AccessMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            if lease is not None:
-                lease.release()
-            self._finish(scope, record)
+            await self._finish(scope, record, lease)
 
-    def _finish(self, scope: Scope, record: RequestRecord) -> None:
+    async def _finish(self, scope: Scope, record: RequestRecord, lease: AsyncLease | None) -> None:
         if record.path == METRICS_PATH:
-            return  # scrapes would drown the request metrics and the log
+            return  # scrapes would drown the request metrics and the log (and are never limited: no lease)
         record.route = _route_template(scope)
-        self.ops.finish(record)
+        await self.ops.finish(record, lease)
 
 
 def _route_template(scope: Scope) -> str:

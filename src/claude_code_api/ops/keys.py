@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from claude_code_api.errors import ApiError, Unauthenticated
-from claude_code_api.ops.store import KeyRecord, Store, utc_now
+from claude_code_api.ops.store import AsyncStore, InlineStore, KeyRecord, Store, utc_now
 
 KEY_PREFIX = "sk-cca-"
 ANONYMOUS = "anonymous"
@@ -81,10 +81,18 @@ def mint_key(
 
 
 class KeyRing:
-    """Authenticates presented keys against the admin key, the static keys and the store."""
+    """Authenticates presented keys against the admin key, the static keys and the store.
 
-    def __init__(self, store: Store, static_keys: Sequence[str], admin_key: str | None) -> None:
+    ``authenticate`` reads the ``Store`` directly (the CLI, local stores); ``authenticate_async`` is the request
+    path's twin, reading through ``live`` (an ``AsyncStore``, so a networked store does not block the event loop).
+    Both make the same decisions, from the same helpers.
+    """
+
+    def __init__(
+        self, store: Store, static_keys: Sequence[str], admin_key: str | None, live: AsyncStore | None = None
+    ) -> None:
         self._store = store
+        self._live: AsyncStore = live or InlineStore(store)
         self._admin = admin_key or None
         # Static keys are named by a short hash so logs and usage can tell them apart without revealing them.
         self._static = [(k, "static-" + hash_key(k)[:8]) for k in static_keys if k]
@@ -100,14 +108,14 @@ class KeyRing:
     def authenticate(self, presented: str | None) -> Principal:
         if not self.enabled():
             return Principal(ANONYMOUS, admin=True)
-        if not presented:
-            raise Unauthenticated(
-                "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY' (or an x-api-key header)."
-            )
-        principal = self._match_configured(presented) or self._match_managed(presented)
-        if principal is None:
-            raise Unauthenticated(f"Incorrect API key provided: {_redact(presented)}.")
-        return principal
+        key = _required(presented)
+        return self._match_configured(key) or _managed(key, self._store.key_by_hash(hash_key(key)))
+
+    async def authenticate_async(self, presented: str | None) -> Principal:
+        if not (self._admin or self._static or await self._live.has_keys()):
+            return Principal(ANONYMOUS, admin=True)
+        key = _required(presented)
+        return self._match_configured(key) or _managed(key, await self._live.key_by_hash(hash_key(key)))
 
     def _match_configured(self, presented: str) -> Principal | None:
         given = presented.encode("utf-8")
@@ -119,15 +127,24 @@ class KeyRing:
                 found = Principal(name)
         return found
 
-    def _match_managed(self, presented: str) -> Principal | None:
-        record = self._store.key_by_hash(hash_key(presented))
-        if record is None:
-            return None
-        if record.revoked:
-            raise Unauthenticated(f"The API key '{record.name}' has been revoked.")
-        return Principal(
-            record.name, rpm=record.rpm, tpm=record.tpm, max_concurrent=record.max_concurrent, models=record.models
+
+def _required(presented: str | None) -> str:
+    if not presented:
+        raise Unauthenticated(
+            "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY' (or an x-api-key header)."
         )
+    return presented
+
+
+def _managed(presented: str, record: KeyRecord | None) -> Principal:
+    """The principal of a managed key the store found by hash, or 401 for an unknown or revoked key."""
+    if record is None:
+        raise Unauthenticated(f"Incorrect API key provided: {_redact(presented)}.")
+    if record.revoked:
+        raise Unauthenticated(f"The API key '{record.name}' has been revoked.")
+    return Principal(
+        record.name, rpm=record.rpm, tpm=record.tpm, max_concurrent=record.max_concurrent, models=record.models
+    )
 
 
 def _redact(key: str) -> str:

@@ -1,9 +1,10 @@
 """Per-key limits: requests per minute, tokens per minute and concurrent requests.
 
-``Limiter`` is the interface (a Redis limiter can implement it so limits hold across replicas);
-``MemoryLimiter`` keeps sliding one-minute windows in this process. Tokens are only known once a request has
-finished, so the tokens/minute check admits a request while the last minute's recorded tokens are under the
-limit, and the request's own tokens count against the following ones.
+``Limiter`` is the interface of a limiter in this process: ``MemoryLimiter`` keeps sliding one-minute windows in
+memory. The request path talks to an ``AsyncLimiter``: ``InlineLimiter`` adapts a ``Limiter`` to it, and
+``RedisLimiter`` (``redis_limits.py``) implements it so limits hold across replicas. Tokens are only known once a
+request has finished, so the tokens/minute check admits a request while the last minute's recorded tokens are under
+the limit, and the request's own tokens count against the following ones.
 """
 
 from __future__ import annotations
@@ -32,6 +33,41 @@ class Limiter(Protocol):
         ...
 
     def add_tokens(self, principal: Principal, tokens: int) -> None: ...
+
+
+class AsyncLease(Protocol):
+    async def release(self) -> None:
+        """End the request's hold on its key's concurrency (idempotent)."""
+        ...
+
+
+class AsyncLimiter(Protocol):
+    async def acquire(self, principal: Principal) -> AsyncLease:
+        """Admit one request or raise ``RateLimited`` with a ``retry_after`` hint."""
+        ...
+
+    async def add_tokens(self, principal: Principal, tokens: int) -> None: ...
+
+
+class _InlineLease:
+    def __init__(self, lease: Lease) -> None:
+        self._lease = lease
+
+    async def release(self) -> None:
+        self._lease.release()
+
+
+class InlineLimiter:
+    """A ``Limiter`` as an ``AsyncLimiter``; calls run inline, so check-and-admit stays atomic on the event loop."""
+
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+
+    async def acquire(self, principal: Principal) -> AsyncLease:
+        return _InlineLease(self._limiter.acquire(principal))
+
+    async def add_tokens(self, principal: Principal, tokens: int) -> None:
+        self._limiter.add_tokens(principal, tokens)
 
 
 class _MemoryLease:

@@ -1,7 +1,9 @@
 """Persistent state for operations: managed API keys and the usage ledger.
 
-``Store`` is the interface (a Redis store can implement it later); ``SqliteStore`` is the embedded default,
-one stdlib-sqlite3 file in WAL mode so the CLI (``keys``, ``usage``) can read and write while the server runs.
+``Store`` is the interface (``SqliteStore`` here, the embedded default; ``RedisStore`` in ``redis_store.py``
+for replicas). SQLite is one stdlib-sqlite3 file in WAL mode so the CLI (``keys``, ``usage``) can read and write
+while the server runs. ``AsyncStore`` is the request path's narrow view (key lookups and the usage write), so a
+networked store can answer without blocking the event loop; ``InlineStore`` adapts a local ``Store`` to it.
 Only SHA-256 hashes of keys are ever stored. No HTTP or FastAPI knowledge here.
 """
 
@@ -108,6 +110,38 @@ class Store(Protocol):
     def usage(self, key_name: str | None = None, since: date | None = None) -> list[UsageRow]: ...
 
     def close(self) -> None: ...
+
+
+class AsyncStore(Protocol):
+    """What a request needs from the store while it is served: authenticate, then record its usage."""
+
+    async def has_keys(self) -> bool: ...
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None: ...
+
+    async def add_usage(self, key_name: str, model: str, usage: TokenUsage, cost_usd: float, day: date) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class InlineStore:
+    """A local ``Store`` as an ``AsyncStore``. Calls run inline, without a thread hop: SQLite statements here take
+    microseconds, and a write that never suspends cannot be cut off by a cancellation."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def has_keys(self) -> bool:
+        return self._store.has_keys()
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        return self._store.key_by_hash(key_hash)
+
+    async def add_usage(self, key_name: str, model: str, usage: TokenUsage, cost_usd: float, day: date) -> None:
+        self._store.add_usage(key_name, model, usage, cost_usd, day)
+
+    async def aclose(self) -> None:
+        """Nothing: the wrapped store has its own owner."""
 
 
 def utc_now() -> str:

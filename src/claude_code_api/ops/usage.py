@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 
 from claude_code_api.core.events import Completed, Event, ReasoningDelta, TextDelta, TokenUsage, ToolCallStarted
 from claude_code_api.ops.keys import Principal
-from claude_code_api.ops.store import Store, UsageRow
+from claude_code_api.ops.store import AsyncStore, UsageRow
 
 Tagged = tuple[int, Event]  # (choice index, event), as ``merge_choices`` yields them
 
@@ -73,12 +73,12 @@ async def tap(record: RequestRecord, events: AsyncGenerator[Tagged, None]) -> As
         await events.aclose()
 
 
-def record_usage(store: Store, record: RequestRecord, today: date | None = None) -> bool:
+async def record_usage(store: AsyncStore, record: RequestRecord, today: date | None = None) -> bool:
     """Add a finished request's tokens and cost to its key's ledger row for the day; False when nothing finished."""
     if not record.completed or not record.model:
         return False
     day = today or datetime.now(timezone.utc).date()
-    store.add_usage(record.key_name, record.model, record.usage, record.cost_usd, day)
+    await store.add_usage(record.key_name, record.model, record.usage, record.cost_usd, day)
     return True
 
 
