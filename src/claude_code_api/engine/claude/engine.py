@@ -97,21 +97,36 @@ class ClaudeCodeEngine:
             finally:
                 # Shielded: a cancelled request (client gone) must still kill its process and clean up.
                 with anyio.CancelScope(shield=True):
-                    if reusable:
+                    if reusable and session.pending_calls:
+                        await self._pool.park(session)  # its turn waits for the client's function results
+                    elif reusable:
                         await self._pool.release(session, reusable=True)
                     else:
                         await self._pool.discard(session)
 
     async def _run_turn(self, session: LiveSession, request: CompletionRequest) -> AsyncIterator[Event]:
-        translator = TurnTranslator(want_reasoning=request.want_reasoning, structured=request.output_schema is not None)
+        structured = request.output_schema is not None
+        # A continued turn was already under way (its earlier legs were reported); a re-run one starts now.
+        continued = session.submitted == "continue"
+        translator = TurnTranslator(request.want_reasoning, structured, continued=continued)
         cutter = StopSequenceCutter(request.stop)
         answer = _AnswerRecorder()
-        await session.send(request.prompt)
+        if session.submitted:  # the CLI already runs this turn: nothing to write on its stdin
+            session.submitted = ""
+        else:
+            await session.send(request.prompt)
         messages = session.messages()
         deadline = time.monotonic() + self._settings.timeout
         try:
             interrupted = False
             while translator.result is None:
+                if session.tools and translator.saw_client_tool_stop:
+                    # Claude called client functions: the answer ends here, the turn waits for their results.
+                    for event in translator.finish_at_tool_calls():
+                        yield event
+                    session.record_answer(answer.turn())
+                    session.pending_calls = answer.call_ids()
+                    return
                 message = await self._next_message(messages, deadline)
                 for event in translator.feed(message):
                     for out in await self._cut(event, cutter, session):
@@ -224,6 +239,9 @@ class _AnswerRecorder:
             self.arguments[event.index] = []
         elif isinstance(event, ToolCallArguments):
             self.arguments[event.index].append(event.fragment)
+
+    def call_ids(self) -> list[str]:
+        return [str(self.calls[i]["id"]) for i in sorted(self.calls)]
 
     def turn(self) -> Turn | None:
         blocks: list[Block] = [{"type": "text", "text": "".join(self.text)}] if "".join(self.text) else []

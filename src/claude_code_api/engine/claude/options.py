@@ -19,6 +19,7 @@ import claude_agent_sdk
 from claude_agent_sdk import ClaudeAgentOptions
 
 from claude_code_api.core.request import CompletionRequest
+from claude_code_api.engine.claude.tools import ClientTools
 from claude_code_api.settings import Settings
 
 # Variables that would make a child believe it runs inside another Claude Code session.
@@ -121,7 +122,9 @@ def agent_options(
     *,
     resume: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    tools: ClientTools | None = None,
 ) -> ClaudeAgentOptions:
+    """``tools`` (made by the caller, who keeps it to deliver results) offers the client's functions."""
     env = child_env(settings, request, paths)
     extra_args: dict[str, str | None] = {}
     if use_bare_mode(settings.bare_mode, env):
@@ -143,6 +146,8 @@ def agent_options(
         extra_args=extra_args,
         max_buffer_size=64 * 1024 * 1024,
     )
+    if tools is not None:
+        tools.apply(options, wait_limit=settings.pool_idle_ttl)
     for key, value in (extra or {}).items():
         setattr(options, key, value)
     return options

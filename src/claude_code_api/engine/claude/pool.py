@@ -6,6 +6,11 @@ Routes, cheapest first (each counted in ``route_counts``):
   edited turn): it is rewound to the common prefix in ~4 ms.
 - ``resume``: nothing live fits: a new process resumes a transcript written from the request's history.
 - ``spawn``: a new process for an empty history.
+Client function calls (``engine/claude/tools.py``): a process whose turn stopped at client calls is *parked*
+(its calls wait for results, bounded by ``pool_idle_ttl`` and by ``max_processes`` parked at once).
+- ``tool_continue``: the request carries the results of a parked process's calls: they go into that turn.
+- ``tool_resume``: no parked process has the calls: a new process resumes a transcript ending with the
+  results and re-runs that turn at start-up (nothing is sent on stdin).
 Processes stay live after a request (bounded per configuration, in total, and by idle time), and a spare
 is started ahead of time for a configuration that just had to spawn, so concurrent requests need not wait.
 """
@@ -27,6 +32,14 @@ import anyio
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
 from claude_code_api.engine.claude.session import LiveSession, remove_session_files
+from claude_code_api.engine.claude.tools import (
+    RESUME_TURN_ENV,
+    ClientTools,
+    answers_tool_calls,
+    cli_turns,
+    system_prompt,
+    tool_results,
+)
 from claude_code_api.engine.claude.transcript import build_transcript, flatten_history, write_transcript
 from claude_code_api.errors import EngineUnavailable
 from claude_code_api.settings import Settings
@@ -39,6 +52,7 @@ class SessionPool:
         self._settings = settings
         self._idle: dict[str, list[LiveSession]] = {}
         self._busy: set[LiveSession] = set()
+        self._parked: dict[LiveSession, float] = {}  # parked process → when it is killed
         self._spawning = 0
         self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -62,8 +76,9 @@ class SessionPool:
         deadline = time.monotonic() + 5
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        sessions = [s for group in self._idle.values() for s in group] + list(self._busy)
+        sessions = [s for group in self._idle.values() for s in group] + list(self._busy) + list(self._parked)
         self._idle.clear()
+        self._parked.clear()
         await asyncio.gather(*(s.close(kill=True) for s in sessions), return_exceptions=True)
 
     def stats(self) -> dict[str, int]:
@@ -71,14 +86,15 @@ class SessionPool:
         return {
             "idle": idle,
             "busy": len(self._busy),
+            "parked": len(self._parked),
             "spawning": self._spawning,
-            "live": idle + len(self._busy),
+            "live": idle + len(self._busy) + len(self._parked),
             "spawned": self.spawned,
             **{f"route_{k}": v for k, v in self.route_counts.items()},
         }
 
     def live_pids(self) -> list[int]:
-        sessions = [s for g in self._idle.values() for s in g] + list(self._busy)
+        sessions = [s for g in self._idle.values() for s in g] + list(self._busy) + list(self._parked)
         return [s.pid for s in sessions if s.pid is not None]
 
     def busy_pids(self) -> list[int]:
@@ -86,10 +102,14 @@ class SessionPool:
 
     # -- acquire / release -----------------------------------------------------------------------
     async def acquire(self, request: CompletionRequest) -> LiveSession:
-        session = await self._take_idle(request) if self._settings.pool_enabled else None
+        answering = answers_tool_calls(request)
+        session = await self._take_parked(request) if answering else None
+        if session is None and self._settings.pool_enabled and not answering:
+            # (an idle process never holds unanswered calls: such a process is parked or gone)
+            session = await self._take_idle(request)
         if session is None:
-            route = "resume" if request.history else "spawn"
-            session = await self._spawn(request, request.history)
+            route = "tool_resume" if answering else "resume" if request.history else "spawn"
+            session = await self._spawn(request, request.history, rerun_prompt=answering)
             self.route_counts[route] += 1
             self._schedule_spare(request)
         self._busy.add(session)
@@ -102,6 +122,35 @@ class SessionPool:
         self._busy.discard(session)
         self._idle.setdefault(session.key, []).append(session)
         await self._trim()
+
+    async def park(self, session: LiveSession) -> None:
+        """Keep a process whose turn waits for client function results; the oldest beyond the cap is killed."""
+        self._busy.discard(session)
+        if not (self._settings.pool_enabled and session.tools and session.pending_calls):
+            await session.close(kill=True)
+            return
+        self._parked[session] = time.monotonic() + self._settings.pool_idle_ttl
+        doomed = sorted(self._parked, key=self._parked.__getitem__)[: -self._settings.max_processes]
+        for old in doomed:
+            del self._parked[old]
+        await asyncio.gather(*(s.close(kill=True) for s in doomed), return_exceptions=True)
+
+    async def _take_parked(self, request: CompletionRequest) -> LiveSession | None:
+        results = tool_results(request.prompt)
+        if results is None:
+            return None
+        for session in list(self._parked):
+            if set(session.pending_calls) != set(results):
+                continue
+            del self._parked[session]
+            if session.key != request.config_key() or session.turns != list(request.history):
+                # The client changed the conversation around the calls: the parked turn no longer fits.
+                await session.close(kill=True)
+                return None
+            session.adopt(request.prompt, results)
+            self.route_counts["tool_continue"] += 1
+            return session
+        return None
 
     async def discard(self, session: LiveSession) -> None:
         try:
@@ -134,19 +183,31 @@ class SessionPool:
         return session
 
     # -- spawning --------------------------------------------------------------------------------
-    async def _spawn(self, request: CompletionRequest, history: Sequence[Turn]) -> LiveSession:
+    async def _spawn(
+        self, request: CompletionRequest, history: Sequence[Turn], *, rerun_prompt: bool = False
+    ) -> LiveSession:
         self._spawning += 1
         try:
-            return await self._connect_new(request, history)
+            return await self._connect_new(request, history, rerun_prompt)
         finally:
             self._spawning -= 1
 
-    async def _connect_new(self, request: CompletionRequest, history: Sequence[Turn]) -> LiveSession:
+    async def _connect_new(
+        self, request: CompletionRequest, history: Sequence[Turn], rerun_prompt: bool = False
+    ) -> LiveSession:
         """A new process holding ``history``: resumed from a transcript, or, if this CLI refuses the
-        transcript, started fresh with the history flattened into the first message (logged and counted)."""
+        transcript, started fresh with the history flattened into the first message (logged and counted).
+
+        ``rerun_prompt``: the prompt answers the history's last function calls; the transcript then ends with
+        it and the CLI re-runs that turn at start-up, so calls and results reach Claude as real blocks.
+        """
         if not history:
             return await self._start_process(request, (), resume=False)
         try:
+            if rerun_prompt:
+                session = await self._start_process(request, [*history, request.prompt], resume=True, rerun=True)
+                session.submitted = "rerun"
+                return session
             return await self._start_process(request, history, resume=True)
         except EngineUnavailable:
             log.warning("resuming a transcript failed; falling back to a flattened history", exc_info=True)
@@ -157,18 +218,23 @@ class SessionPool:
         self.route_counts["flattened"] += 1
         return session
 
-    async def _start_process(self, request: CompletionRequest, history: Sequence[Turn], *, resume: bool) -> LiveSession:
+    async def _start_process(
+        self, request: CompletionRequest, history: Sequence[Turn], *, resume: bool, rerun: bool = False
+    ) -> LiveSession:
         paths = SessionPaths(self._settings.data_dir / "sessions" / uuid.uuid4().hex)
-        paths.create(request.system)
-        options = agent_options(self._settings, request, paths)
+        paths.create(system_prompt(request))
+        tools = ClientTools(request.tools) if request.tools else None
+        options = agent_options(self._settings, request, paths, tools=tools)
         projects = config_dir(options.env) / "projects" / project_slug(paths.cwd)
         uuids: tuple[str, ...] = ()
         if resume:
-            transcript = self._build_transcript(history, paths.cwd, request.model)
+            transcript = self._build_transcript(cli_turns(history, request.tools), paths.cwd, request.model)
             write_transcript(transcript, projects)
             options.resume = transcript.session_id
             uuids = transcript.uuids
-        session = LiveSession(request.config_key(), options, paths.root, projects)
+        if rerun:
+            options.env.update(RESUME_TURN_ENV)
+        session = LiveSession(request.config_key(), options, paths.root, projects, tools)
         try:
             await session.connect(history, uuids)
         except BaseException as exc:
@@ -227,6 +293,11 @@ class SessionPool:
         while True:
             await asyncio.sleep(min(5.0, self._settings.pool_idle_ttl))
             cutoff = time.monotonic() - self._settings.pool_idle_ttl
+            expired = [s for s, deadline in self._parked.items() if deadline < time.monotonic()]
+            for session in expired:
+                del self._parked[session]
+                with contextlib.suppress(Exception):
+                    await session.close(kill=True)
             for group in self._idle.values():
                 for session in [s for s in group if s.last_used < cutoff]:
                     group.remove(session)

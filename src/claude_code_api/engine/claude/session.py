@@ -22,6 +22,7 @@ from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
 from claude_code_api.core.request import Block, Turn
+from claude_code_api.engine.claude.tools import ClientTools
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
@@ -59,7 +60,9 @@ async def _no_input() -> AsyncIterator[dict[str, Any]]:
 class LiveSession:
     """A connected process bound to one configuration key."""
 
-    def __init__(self, key: str, options: ClaudeAgentOptions, root: Path, projects_dir: Path) -> None:
+    def __init__(
+        self, key: str, options: ClaudeAgentOptions, root: Path, projects_dir: Path, tools: ClientTools | None = None
+    ) -> None:
         self.id = next(_ids)
         self.key = key
         self.root = root
@@ -73,6 +76,11 @@ class LiveSession:
         self.last_used = time.monotonic()
         self.turns_served = 0
         self.closed = False
+        self.tools = tools
+        # The CLI already works on the next request's prompt: "continue" (results went into a parked turn) or
+        # "rerun" (a resumed transcript ends with the prompt); "" means the prompt must be sent.
+        self.submitted = ""
+        self.pending_calls: list[str] = []  # client function calls this process waits for (parked)
 
     @property
     def pid(self) -> int | None:
@@ -103,6 +111,16 @@ class LiveSession:
         self.turn_uuids.append(turn_uuid)
         self.tail_unknown = True
         return turn_uuid
+
+    def adopt(self, prompt: Turn, results: dict[str, Any]) -> None:
+        """Continue a parked turn: the client's results go to the waiting calls instead of a new user line."""
+        assert self.tools is not None
+        self.tools.deliver(results)
+        self.turns.append(prompt)
+        self.turn_uuids.append("")  # the CLI files tool results under uuids of its own; no rewind lands there
+        self.tail_unknown = True
+        self.pending_calls = []
+        self.submitted = "continue"
 
     def messages(self) -> AsyncGenerator[Any, None]:
         return self.client.receive_messages()  # type: ignore[return-value]

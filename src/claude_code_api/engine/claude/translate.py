@@ -7,7 +7,7 @@ the final ``result`` supplies usage, cost and the stop reason, and decides succe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from claude_agent_sdk import ResultMessage, StreamEvent
@@ -69,10 +69,12 @@ class TurnTranslator:
 
     want_reasoning: bool = False
     structured: bool = False
+    continued: bool = False  # a parked turn going on: the result's usage also counts the earlier legs
     tool_calls: int = 0
     result: ResultMessage | None = None
     _block_tools: dict[int, int] = field(default_factory=dict)  # content block index → OpenAI tool index
     saw_client_tool_stop: bool = False
+    stream_usage: TokenUsage = field(default_factory=TokenUsage)  # this leg's upstream calls only
     last_stop_reason: str | None = None  # of the latest API response in this turn
 
     @property
@@ -96,7 +98,12 @@ class TurnTranslator:
             return self._block_delta(event.get("index", 0), event.get("delta") or {})
         if kind == "message_start":
             self._block_tools = {}
+            # Output tokens are counted once, from message_delta; message_start carries only a placeholder.
+            start = usage_from_result((event.get("message") or {}).get("usage"))
+            self.stream_usage = self.stream_usage + replace(start, output_tokens=0)
         if kind == "message_delta":
+            output = int((event.get("usage") or {}).get("output_tokens") or 0)
+            self.stream_usage = replace(self.stream_usage, output_tokens=self.stream_usage.output_tokens + output)
             self.last_stop_reason = (event.get("delta") or {}).get("stop_reason")
             if self.last_stop_reason == "tool_use" and self.tool_calls:
                 self.saw_client_tool_stop = True
@@ -121,17 +128,24 @@ class TurnTranslator:
             return [ToolCallArguments(self._block_tools[index], delta["partial_json"])]
         return []
 
+    def finish_at_tool_calls(self) -> list[Event]:
+        """Ends the response where Claude called client functions, while the turn itself waits for results."""
+        return [Completed("tool_calls", self.stream_usage)]
+
     def finish(self) -> list[Event]:
         """Events that close the turn once ``result`` arrived; raises the turn's error if it failed."""
         result = self.result
         assert result is not None
-        usage = usage_from_result(result.usage)
+        usage = self.stream_usage if self.continued else usage_from_result(result.usage)
+        # Claude Code prices the whole turn; for a continued turn that includes the leg that ended at the calls
+        # (reported without a cost), so the turn's cost is counted once, here.
+        cost = result.total_cost_usd
         if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
-            return [Completed("tool_calls", usage, result.total_cost_usd)]
+            return [Completed("tool_calls", usage, cost)]
         if self.last_stop_reason in ("max_tokens", "refusal"):
             # Claude Code reports both as errors; OpenAI clients expect a normal finish with what was said.
             reason: FinishReason = "length" if self.last_stop_reason == "max_tokens" else "content_filter"
-            return [Completed(reason, usage, result.total_cost_usd)]
+            return [Completed(reason, usage, cost)]
         if result.is_error:
             raise error_from_result(result)
         events: list[Event] = []
@@ -142,5 +156,5 @@ class TurnTranslator:
         reason = STOP_REASONS.get(result.stop_reason or "end_turn", "stop")
         if reason == "tool_calls":
             reason = "stop"  # Claude Code's own tool use (e.g. structured output), not a client call
-        events.append(Completed(reason, usage, result.total_cost_usd))
+        events.append(Completed(reason, usage, cost))
         return events
