@@ -188,10 +188,13 @@ def test_without_a_waiting_process_the_results_resume_as_real_blocks(make_server
     second = client.chat.completions.create(model=MODEL, messages=follow_up, tools=[WEATHER])
     assert second.choices[0].message.content == "Tool results: snow, -3C"
     assert routes(server).get("route_tool_resume") == 1
-    _, resumed = requests_with(upstream, marker)
+    original, resumed = requests_with(upstream, marker)
     assert_follow_up_carries(resumed, [call.model_dump()], ["snow, -3C"])
     roles = [m["role"] for m in upstream_messages(resumed)]
     assert roles == ["user", "assistant", "user"]
+    assert original.body["thinking"]["type"] == "enabled"
+    # The rebuilt assistant turn has no signed thinking block, so the resumed turn must not ask for thinking.
+    assert resumed.body.get("thinking", {"type": "disabled"}).get("type") == "disabled"
 
 
 def test_a_parked_process_is_killed_after_its_ttl_and_the_loop_still_completes(make_server, upstream, marker):
