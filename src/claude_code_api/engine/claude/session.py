@@ -139,7 +139,8 @@ class LiveSession:
         if not self.tail_unknown and self.turns == list(history):
             return len(self.turns)
         k = len(history)
-        if k < len(self.turns) and self.turns[:k] == list(history) and self.turns[k].role == "user":
+        rewindable = k < len(self.turns) and self.turns[k].role == "user" and bool(self.turn_uuids[k])
+        if rewindable and self.turns[:k] == list(history):
             return k
         return None
 
