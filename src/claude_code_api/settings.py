@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     cors_origin_regex: str | None = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     keepalive_interval: float = Field(15.0, gt=0, description="SSE comment interval during silence.")
+    shutdown_grace: float = Field(30.0, ge=0, description="Seconds in-flight requests may finish after SIGTERM.")
     log_level: str = "info"
 
     # Operations: keys, usage, logs (docs/operations.md)

@@ -37,7 +37,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(upstream_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(upstream_url: str, tmp: Path, **extra_env: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
@@ -46,6 +46,7 @@ def start_server(upstream_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes],
         ),
         "CLAUDE_CODE_API_DATA_DIR": str(tmp / "data"),
         "CLAUDE_CODE_API_LOG_LEVEL": os.environ.get("TEST_SERVER_LOG_LEVEL", "warning"),
+        **extra_env,
     }
     command = [sys.executable, "-m", "claude_code_api", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
@@ -61,15 +62,14 @@ def start_server(upstream_url: str, tmp: Path) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError("server did not start")
 
 
-def stream_until_content(url: str, marker: str) -> tuple[httpx.Client, httpx.Response, Iterator[str]]:
-    """Start a long stream and read until content flows; the caller keeps the line iterator alive, because
-    dropping it closes the response, which the server rightly treats as a client disconnect."""
-    reply = "w " * 400
+def stream_until_content(url: str, marker: str, words: int) -> tuple[httpx.Client, httpx.Response, Iterator[str]]:
+    """Start a stream of ``words`` words (20 a second) and read until content flows; the caller keeps the line
+    iterator alive, because dropping it closes the response, which the server rightly treats as a disconnect."""
     body = {
         "model": "claude-sonnet-4",
         "stream": True,
         "messages": [
-            {"role": "user", "content": f"{marker}\nFAKE:" + json.dumps({"reply": reply, "chunk_delay": 0.05})}
+            {"role": "user", "content": f"{marker}\nFAKE:" + json.dumps({"reply": "w " * words, "chunk_delay": 0.05})}
         ],
     }
     client = httpx.Client(timeout=30)
@@ -81,25 +81,72 @@ def stream_until_content(url: str, marker: str) -> tuple[httpx.Client, httpx.Res
     return client, response, lines
 
 
-@pytest.mark.parametrize("how", ["sigkill", "sigterm"])
-def test_no_claude_process_survives_the_server(upstream, tmp_path, marker, how):
+def assert_gone(pids: list[int], within: float = 5) -> None:
+    deadline = time.monotonic() + within
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(pid_alive(p) for p in pids)
+
+
+def assert_no_leftovers(tmp: Path) -> None:
+    assert list((tmp / "data" / "sessions").glob("*")) == [], "every scratch directory is removed"
+    projects = tmp / ".claude" / "projects"
+    assert not projects.exists() or list(projects.iterdir()) == [], "no transcript is left in the CLI's config dir"
+
+
+def test_sigkill_of_the_server_kills_its_claude_processes(upstream, tmp_path, marker):
     server, url = start_server(upstream.url, tmp_path)
     try:
-        client, response, lines = stream_until_content(url, marker)
+        client, response, lines = stream_until_content(url, marker, words=400)
         cli_pids = children_of(server.pid)
         assert cli_pids, "a Claude Code process should be serving the stream"
-        server.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGTERM)
-        server.wait(timeout=40)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        assert_gone(cli_pids)
         response.close()
         client.close()
         del lines
-        deadline = time.monotonic() + 5
-        while any(pid_alive(p) for p in cli_pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(pid_alive(p) for p in cli_pids)
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
-    leftovers = list((tmp_path / "data" / "sessions").glob("*")) if how == "sigterm" else []
-    assert leftovers == [], "a graceful stop removes every scratch directory"
+
+
+def test_sigterm_lets_the_in_flight_stream_finish_then_stops_everything(upstream, tmp_path, marker):
+    server, url = start_server(upstream.url, tmp_path)
+    try:
+        client, response, lines = stream_until_content(url, marker, words=40)
+        cli_pids = children_of(server.pid)
+        server.send_signal(signal.SIGTERM)
+        rest = [line for line in lines if line]
+        assert rest[-1] == "data: [DONE]", "the in-flight answer is completed before the server stops"
+        assert "".join(rest).count('"content":"w') >= 30
+        server.wait(timeout=40)
+        response.close()
+        client.close()
+        assert_gone(cli_pids)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert_no_leftovers(tmp_path)
+
+
+def test_sigterm_cuts_streams_longer_than_the_grace_period(upstream, tmp_path, marker):
+    server, url = start_server(upstream.url, tmp_path, CLAUDE_CODE_API_SHUTDOWN_GRACE="1")
+    try:
+        client, response, lines = stream_until_content(url, marker, words=400)
+        cli_pids = children_of(server.pid)
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+        assert time.monotonic() - started < 8
+        assert_gone(cli_pids)
+        response.close()
+        client.close()
+        del lines
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert_no_leftovers(tmp_path)
