@@ -105,3 +105,9 @@ async def test_health_never_calls_the_engine(client, engine):
     response = await client.get("/health")
     assert response.json()["status"] == "ok"
     assert engine.calls == []
+
+
+async def test_doubled_slashes_in_the_path_are_tolerated(client):
+    response = await client.get("/v1//models")
+    assert response.status_code == 200
+    assert response.json()["object"] == "list"

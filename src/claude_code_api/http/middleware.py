@@ -1,12 +1,14 @@
 """Pure-ASGI middleware (not ``BaseHTTPMiddleware``, which hides ``http.disconnect`` from streaming routes).
 
 - request ids: ``X-Request-ID`` accepted (or made) and returned;
-- body limit: a body over ``max_body_bytes`` gets a 413 in the OpenAI envelope before it is read whole.
+- body limit: a body over ``max_body_bytes`` gets a 413 in the OpenAI envelope before it is read whole;
+- paths: repeated slashes collapse (some UIs join a base URL ending in ``/`` with ``/models``: ``/v1//models``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -24,6 +26,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if "//" in scope["path"]:
+            scope = {**scope, "path": re.sub(r"/{2,}", "/", scope["path"])}
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-request-id", b"").decode("latin-1")[:128]
         request_id = given or "req_" + secrets.token_hex(12)
