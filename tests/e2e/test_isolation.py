@@ -60,3 +60,19 @@ def test_the_servers_own_settings_are_not_passed_to_claude_code(monkeypatch, tmp
     )
     assert "CLAUDE_CODE_API_ADMIN_KEY" not in env
     assert env["ANTHROPIC_API_KEY"] == "sk-ant-user", "Claude Code's own credentials pass through"
+
+
+def test_file_mentions_and_slash_commands_in_prompts_are_plain_text(server, upstream, marker, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-FILE-CONTENT")
+    client = server.client()
+    client.chat.completions.create(
+        model="claude-sonnet-4", messages=[{"role": "user", "content": f"{marker} @{secret}"}]
+    )
+    (mention,) = requests_with(upstream, marker)
+    assert "TOP-SECRET-FILE-CONTENT" not in json.dumps(mention.body)
+    assert f"@{secret}" in mention.turns()[-1][1]
+    slash = f"/clear {marker}-slash"
+    client.chat.completions.create(model="claude-sonnet-4", messages=[{"role": "user", "content": slash}])
+    (command,) = requests_with(upstream, f"{marker}-slash")
+    assert command.turns()[-1][1].strip() == slash, "a slash command is text for Claude, never run by Claude Code"
