@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     pool_idle_ttl: float = Field(600.0, gt=0, description="Seconds an idle live process is kept.")
     pool_prestart: bool = Field(True, description="Start a spare process for a configuration that was just used.")
     pool_max_memory_mb: int = Field(1024, ge=0, description="Resident memory all idle processes may hold (0: no cap).")
+    transcript_store: bool = Field(
+        True, description="Keep Claude Code's own transcripts (SQLite in data_dir, or Redis) to resume conversations."
+    )
+    transcript_retention_hours: float = Field(168.0, gt=0, description="Hours a kept transcript may be resumed.")
+    transcript_max_entries: int = Field(1000, ge=1, description="Transcripts kept in SQLite, newest first.")
 
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)

@@ -11,6 +11,9 @@ Client function calls (``engine/claude/tools.py``): a process whose turn stopped
 - ``tool_continue``: the request carries the results of a parked process's calls: they go into that turn.
 - ``tool_resume``: no parked process has the calls: a new process resumes a transcript ending with the
   results and re-runs that turn at start-up (nothing is sent on stdin).
+The transcript a resume starts from is Claude Code's own when the store has one for the history (counted as
+``stored_resume``; ``engine/claude/transcript_store.py``: kept when the pool lets a process go), else one built
+from the request's messages.
 Processes stay live after a request (bounded per configuration, in total, and by idle time), and a spare
 is started ahead of time for a configuration that just had to spawn, so concurrent requests need not wait.
 """
@@ -33,6 +36,7 @@ from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
 from claude_code_api.engine.claude.session import LiveSession, remove_session_files
 from claude_code_api.engine.claude.tools import (
+    BUILT_RESUME_TURN_ENV,
     RESUME_TURN_ENV,
     ClientTools,
     answers_tool_calls,
@@ -40,7 +44,14 @@ from claude_code_api.engine.claude.tools import (
     system_prompt,
     tool_results,
 )
-from claude_code_api.engine.claude.transcript import build_transcript, flatten_history, write_transcript
+from claude_code_api.engine.claude.transcript import (
+    Transcript,
+    build_transcript,
+    flatten_history,
+    restore_transcript,
+    write_transcript,
+)
+from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.errors import EngineUnavailable
 from claude_code_api.settings import Settings
 
@@ -58,11 +69,13 @@ class SessionPool:
         self._reaper: asyncio.Task[None] | None = None
         self.route_counts: Counter[str] = Counter()
         self.spawned = 0
+        self.transcripts = TranscriptKeeper(settings)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         sweep_leftovers(self._settings.data_dir / "sessions", config_dir({**os.environ, **self._settings.cli_env}))
-        if self._settings.pool_enabled:
+        await self.transcripts.start()
+        if self._settings.pool_enabled or self.transcripts.enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
 
     async def aclose(self) -> None:
@@ -76,10 +89,12 @@ class SessionPool:
         deadline = time.monotonic() + 5
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        sessions = [s for group in self._idle.values() for s in group] + list(self._busy) + list(self._parked)
+        kept = [s for group in self._idle.values() for s in group] + list(self._parked)
         self._idle.clear()
         self._parked.clear()
-        await asyncio.gather(*(s.close(kill=True) for s in sessions), return_exceptions=True)
+        closing = [*(self.transcripts.keep_and_close(s) for s in kept), *(s.close(kill=True) for s in self._busy)]
+        await asyncio.gather(*closing, return_exceptions=True)
+        await self.transcripts.aclose()
 
     def stats(self) -> dict[str, int]:
         idle = sum(len(g) for g in self._idle.values())
@@ -133,7 +148,7 @@ class SessionPool:
         doomed = sorted(self._parked, key=self._parked.__getitem__)[: -self._settings.max_processes]
         for old in doomed:
             del self._parked[old]
-        await asyncio.gather(*(s.close(kill=True) for s in doomed), return_exceptions=True)
+            self.transcripts.retire(old)
 
     async def _take_parked(self, request: CompletionRequest) -> LiveSession | None:
         results = tool_results(request.prompt)
@@ -145,7 +160,7 @@ class SessionPool:
             del self._parked[session]
             if session.key != request.config_key() or session.turns != list(request.history):
                 # The client changed the conversation around the calls: the parked turn no longer fits.
-                await session.close(kill=True)
+                self.transcripts.retire(session)
                 return None
             session.adopt(request.prompt, results)
             self.route_counts["tool_continue"] += 1
@@ -203,12 +218,19 @@ class SessionPool:
         """
         if not history:
             return await self._start_process(request, (), resume=False)
-        try:
-            if rerun_prompt:
-                session = await self._start_process(request, [*history, request.prompt], resume=True, rerun=True)
-                session.submitted = "rerun"
+        held = [*history, request.prompt] if rerun_prompt else list(history)
+        stored = await self.transcripts.find(history)
+        if stored is not None:
+            try:
+                session = await self._resume(request, held, rerun_prompt, stored)
+            except EngineUnavailable:
+                log.warning("resuming a stored transcript failed; building one from the messages", exc_info=True)
+                self.route_counts["stored_resume_failed"] += 1
+            else:
+                self.route_counts["stored_resume"] += 1
                 return session
-            return await self._start_process(request, history, resume=True)
+        try:
+            return await self._resume(request, held, rerun_prompt)
         except EngineUnavailable:
             log.warning("resuming a transcript failed; falling back to a flattened history", exc_info=True)
             self.route_counts["resume_failed"] += 1
@@ -218,9 +240,24 @@ class SessionPool:
         self.route_counts["flattened"] += 1
         return session
 
-    async def _start_process(
-        self, request: CompletionRequest, history: Sequence[Turn], *, resume: bool, rerun: bool = False
+    async def _resume(
+        self, request: CompletionRequest, held: Sequence[Turn], rerun: bool, stored: Sequence[str] | None = None
     ) -> LiveSession:
+        session = await self._start_process(request, held, resume=True, rerun=rerun, stored=stored)
+        if rerun:
+            session.submitted = "rerun"
+        return session
+
+    async def _start_process(
+        self,
+        request: CompletionRequest,
+        history: Sequence[Turn],
+        *,
+        resume: bool,
+        rerun: bool = False,
+        stored: Sequence[str] | None = None,
+    ) -> LiveSession:
+        """``stored``: Claude Code's own transcript of ``history`` (without a ``rerun`` prompt), else one is built."""
         paths = SessionPaths(self._settings.data_dir / "sessions" / uuid.uuid4().hex)
         paths.create(system_prompt(request))
         tools = ClientTools(request.tools) if request.tools else None
@@ -228,12 +265,12 @@ class SessionPool:
         projects = config_dir(options.env) / "projects" / project_slug(paths.cwd)
         uuids: tuple[str, ...] = ()
         if resume:
-            transcript = self._build_transcript(cli_turns(history, request.tools), paths.cwd, request.model)
+            transcript = self._transcript(request, history, paths.cwd, rerun, stored)
             write_transcript(transcript, projects)
             options.resume = transcript.session_id
             uuids = transcript.uuids
         if rerun:
-            options.env.update(RESUME_TURN_ENV)
+            options.env.update(RESUME_TURN_ENV if stored is not None else {**RESUME_TURN_ENV, **BUILT_RESUME_TURN_ENV})
         session = LiveSession(request.config_key(), options, paths.root, projects, tools)
         try:
             await session.connect(history, uuids)
@@ -245,6 +282,13 @@ class SessionPool:
             raise
         self.spawned += 1
         return session
+
+    def _transcript(
+        self, request: CompletionRequest, held: Sequence[Turn], cwd: Path, rerun: bool, stored: Sequence[str] | None
+    ) -> Transcript:
+        if stored is not None:
+            return restore_transcript(stored, held, cwd, held[-1] if rerun else None)
+        return self._build_transcript(cli_turns(held, request.tools), cwd, request.model)
 
     # A seam for tests that prove the flattened fallback (a transcript the CLI cannot resume).
     _build_transcript = staticmethod(build_transcript)
@@ -287,7 +331,7 @@ class SessionPool:
             group = self._idle.get(session.key, [])
             if session in group:
                 group.remove(session)
-        await asyncio.gather(*(s.close(kill=True) for s in doomed), return_exceptions=True)
+            self.transcripts.retire(session)
 
     async def _reap_forever(self) -> None:
         while True:
@@ -296,13 +340,13 @@ class SessionPool:
             expired = [s for s, deadline in self._parked.items() if deadline < time.monotonic()]
             for session in expired:
                 del self._parked[session]
-                with contextlib.suppress(Exception):
-                    await session.close(kill=True)
+                self.transcripts.retire(session)
             for group in self._idle.values():
                 for session in [s for s in group if s.last_used < cutoff]:
                     group.remove(session)
-                    with contextlib.suppress(Exception):
-                        await session.close(kill=True)
+                    self.transcripts.retire(session)
+            with contextlib.suppress(Exception):
+                await self.transcripts.maybe_prune()
 
 
 def over_memory(idle_oldest_first: Sequence[LiveSession], ceiling_mb: int) -> list[LiveSession]:

@@ -31,10 +31,11 @@ TOOL_USE_ID_META = "claudecode/toolUseId"
 RESUME_TURN_ENV = {
     "CLAUDE_CODE_RESUME_INTERRUPTED_TURN": "1",
     "CLAUDE_CODE_RESUME_INTERRUPTED_TURN_MAX_AGE_MS": str(10 * 365 * 86_400_000),  # transcripts are backdated
-    # With thinking on, Claude's API requires the assistant turn that made the calls to start with its signed
-    # thinking block, which a transcript rebuilt from OpenAI messages cannot have; without thinking it need not.
-    "CLAUDE_CODE_DISABLE_THINKING": "1",
 }
+# Added when that transcript was rebuilt from OpenAI messages: with thinking on, Claude's API requires the
+# assistant turn that made the calls to start with its signed thinking block, which a rebuilt turn cannot have;
+# without thinking it need not. A stored real transcript has the block (engine/claude/transcript_store.py).
+BUILT_RESUME_TURN_ENV = {"CLAUDE_CODE_DISABLE_THINKING": "1"}
 
 
 class ClientTools:
