@@ -76,12 +76,13 @@ class TurnTranslator:
     saw_client_tool_stop: bool = False
     stream_usage: TokenUsage = field(default_factory=TokenUsage)  # this leg's upstream calls only
     last_stop_reason: str | None = None  # of the latest API response in this turn
+    max_tokens_hit: bool = False  # sticky: what follows is Claude Code's own "resume" retry, not the answer
 
     @property
     def hit_max_tokens(self) -> bool:
         """Claude stopped at max_tokens. Claude Code would then retry with "resume" nudges (3 more requests,
         then an error), so the engine interrupts it and reports ``length`` as the API would."""
-        return self.last_stop_reason == "max_tokens"
+        return self.max_tokens_hit
 
     def feed(self, message: object) -> list[Event]:
         if isinstance(message, StreamEvent) and message.parent_tool_use_id is None:
@@ -105,6 +106,7 @@ class TurnTranslator:
             output = int((event.get("usage") or {}).get("output_tokens") or 0)
             self.stream_usage = replace(self.stream_usage, output_tokens=self.stream_usage.output_tokens + output)
             self.last_stop_reason = (event.get("delta") or {}).get("stop_reason")
+            self.max_tokens_hit = self.max_tokens_hit or self.last_stop_reason == "max_tokens"
             if self.last_stop_reason == "tool_use" and self.tool_calls:
                 self.saw_client_tool_stop = True
         return []
@@ -119,6 +121,8 @@ class TurnTranslator:
         return [ToolCallStarted(openai_index, str(block.get("id", "")), name[len(CLIENT_TOOL_PREFIX) :])]
 
     def _block_delta(self, index: int, delta: dict[str, Any]) -> list[Event]:
+        if self.max_tokens_hit:
+            return []  # a retry Claude Code may start before the engine's interrupt lands is not the answer
         kind = delta.get("type")
         if kind == "text_delta" and delta.get("text") and not self.structured:
             return [TextDelta(delta["text"])]
@@ -142,9 +146,9 @@ class TurnTranslator:
         cost = result.total_cost_usd
         if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
             return [Completed("tool_calls", usage, cost)]
-        if self.last_stop_reason in ("max_tokens", "refusal"):
+        if self.max_tokens_hit or self.last_stop_reason == "refusal":
             # Claude Code reports both as errors; OpenAI clients expect a normal finish with what was said.
-            reason: FinishReason = "length" if self.last_stop_reason == "max_tokens" else "content_filter"
+            reason: FinishReason = "length" if self.max_tokens_hit else "content_filter"
             return [Completed(reason, usage, cost)]
         if result.is_error:
             raise error_from_result(result)
