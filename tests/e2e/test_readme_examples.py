@@ -46,3 +46,23 @@ def test_the_curl_example_runs(server):
     body = json.loads(result.stdout)
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"] == "Hello from the fake upstream."
+
+
+@pytest.fixture(scope="session")
+def openai_node(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """openai-node (pinned) from the npm registry, for the README's JavaScript example."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js is not installed")
+    folder = tmp_path_factory.mktemp("openai-node")
+    install = ["npm", "install", "--silent", "--no-audit", "--no-fund", "openai@6.49.0"]
+    if subprocess.run(install, cwd=folder, capture_output=True, timeout=180).returncode != 0:
+        pytest.skip("the npm registry is not reachable")
+    return folder
+
+
+def test_the_javascript_example_runs(server, openai_node):
+    example = code_blocks("javascript")[0].replace("http://localhost:8000", server.url)
+    script = openai_node / "example.mjs"
+    script.write_text(example)
+    result = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.startswith("Hello from the fake upstream.")
