@@ -1,9 +1,9 @@
 """``ClaudeCodeEngine``: runs one completion on a live Claude Code process and yields neutral events.
 
-Owns the request's deadlines (overall ``timeout`` and ``idle_timeout``; the CLI bounds neither a stalled
-stream nor, by default, its retries), the stop-sequence cut, and the decision whether the process may be
-reused afterwards. Every exit path (success, error, timeout, client gone) ends in ``finally``, which
-either returns the process to the pool or kills it.
+Owns capacity (a slot per running request), the request's deadlines (overall ``timeout`` and ``idle_timeout``;
+the CLI bounds neither a stalled stream nor, by default, its retries), and the decision whether the process may
+be reused afterwards (``turn.py`` runs the turn itself). Every exit path (success, error, timeout, client
+gone) ends in ``finally``, which returns the process to the pool, parks it, or kills it.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from typing import Any
 
 import anyio
 
-from claude_code_api.core.events import Completed, Event, TextDelta, ToolCallArguments, ToolCallStarted
-from claude_code_api.core.request import Block, CompletionRequest, Turn
-from claude_code_api.core.stop import StopSequenceCutter
+from claude_code_api.core.events import Completed, Event
+from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
 from claude_code_api.engine.claude.options import resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.session import LiveSession
-from claude_code_api.engine.claude.translate import TurnTranslator, usage_from_result
+from claude_code_api.engine.claude.turn import TurnRun
 from claude_code_api.errors import CapacityExceeded, EngineUnavailable, Timeout
 from claude_code_api.settings import Settings
 
@@ -105,63 +104,22 @@ class ClaudeCodeEngine:
                         await self._pool.discard(session)
 
     async def _run_turn(self, session: LiveSession, request: CompletionRequest) -> AsyncIterator[Event]:
-        structured = request.output_schema is not None
-        # A continued turn was already under way (its earlier legs were reported); a re-run one starts now.
-        continued = session.submitted == "continue"
-        translator = TurnTranslator(request.want_reasoning, structured, continued=continued)
-        cutter = StopSequenceCutter(request.stop)
-        answer = _AnswerRecorder()
-        if session.submitted:  # the CLI already runs this turn: nothing to write on its stdin
-            session.submitted = ""
-        else:
-            await session.send(request.prompt)
+        turn = TurnRun(session, request)
+        await turn.begin()
         messages = session.messages()
         deadline = time.monotonic() + self._settings.timeout
         try:
-            interrupted = False
-            while translator.result is None:
-                if session.tools and translator.saw_client_tool_stop:
-                    # Claude called client functions: the answer ends here, the turn waits for their results.
-                    for event in translator.finish_at_tool_calls():
+            while not turn.done:
+                if turn.stops_at_tool_calls:
+                    for event in turn.park():
                         yield event
-                    session.record_answer(answer.turn())
-                    session.pending_calls = answer.call_ids()
                     return
-                message = await self._next_message(messages, deadline)
-                for event in translator.feed(message):
-                    for out in await self._cut(event, cutter, session):
-                        answer.add(out)
-                        yield out
-                if translator.hit_max_tokens and not interrupted:
-                    interrupted = True
-                    await session.interrupt()
-            if cutter.hit:
-                usage = usage_from_result(translator.result.usage)
-                session.record_answer(None)
-                yield Completed("stop", usage, translator.result.total_cost_usd)
-                return
-            tail = cutter.flush()
-            if tail:
-                answer.add(TextDelta(tail))
-                yield TextDelta(tail)
-            for event in translator.finish():
-                answer.add(event)
+                for event in await turn.feed(await self._next_message(messages, deadline)):
+                    yield event
+            for event in turn.closing_events():
                 yield event
-            exact = not (request.output_schema or interrupted)
-            session.record_answer(answer.turn() if exact else None)
         finally:
             await messages.aclose()
-
-    async def _cut(self, event: Event, cutter: StopSequenceCutter, session: LiveSession) -> list[Event]:
-        """Applies the stop sequences; on the first hit, interrupts the CLI (its result still reports usage)."""
-        if cutter.hit:
-            return []
-        if not isinstance(event, TextDelta):
-            return [event]
-        text = cutter.feed(event.text)
-        if cutter.hit:
-            await session.interrupt()
-        return [TextDelta(text)] if text else []
 
     async def _next_message(self, messages: AsyncGenerator[Any, None], deadline: float) -> Any:
         remaining = deadline - time.monotonic()
@@ -221,34 +179,3 @@ async def _run_cli(cli: str, *args: str, env: dict[str, str]) -> str:
             process.kill()
             await process.wait()
     return out.decode(errors="replace")
-
-
-class _AnswerRecorder:
-    """Rebuilds the assistant turn as the client will send it back in its next request's history."""
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.calls: dict[int, Block] = {}
-        self.arguments: dict[int, list[str]] = {}
-
-    def add(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self.text.append(event.text)
-        elif isinstance(event, ToolCallStarted):
-            self.calls[event.index] = {"type": "tool_use", "id": event.id, "name": event.name}
-            self.arguments[event.index] = []
-        elif isinstance(event, ToolCallArguments):
-            self.arguments[event.index].append(event.fragment)
-
-    def call_ids(self) -> list[str]:
-        return [str(self.calls[i]["id"]) for i in sorted(self.calls)]
-
-    def turn(self) -> Turn | None:
-        blocks: list[Block] = [{"type": "text", "text": "".join(self.text)}] if "".join(self.text) else []
-        for index in sorted(self.calls):
-            try:
-                arguments = json.loads("".join(self.arguments[index]) or "{}")
-            except json.JSONDecodeError:
-                return None
-            blocks.append({**self.calls[index], "input": arguments})
-        return Turn("assistant", tuple(blocks)) if blocks else None
