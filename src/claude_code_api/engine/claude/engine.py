@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +21,7 @@ import anyio
 from claude_code_api.core.events import Completed, Event
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
-from claude_code_api.engine.claude.options import resolve_cli_path
+from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.session import LiveSession
 from claude_code_api.engine.claude.turn import TurnRun
@@ -149,7 +148,7 @@ class ClaudeCodeEngine:
         return Readiness(logged_in, detail)
 
     def _cli_env(self) -> dict[str, str]:
-        return {**os.environ, **self._settings.cli_env}
+        return base_env(self._settings)
 
     async def _auth_status(self, cli: str) -> dict[str, Any]:
         now = time.monotonic()

@@ -93,11 +93,17 @@ class SessionPaths:
             f.write(system_prompt)
 
 
-def child_env(settings: Settings, request: CompletionRequest, paths: SessionPaths) -> dict[str, str]:
-    """The CLI's environment: the server's own (so logins, gateways, Bedrock/Vertex pass through) plus limits."""
-    # The server's own settings (keys, admin key, Redis URL) are none of Claude Code's business.
+def base_env(settings: Settings) -> dict[str, str]:
+    """The server's environment (so logins, gateways, Bedrock/Vertex pass through) plus ``cli_env``, minus the
+    server's own settings (keys, admin key, Redis URL), which are none of Claude Code's business."""
     env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV and not k.startswith("CLAUDE_CODE_API_")}
     env.update(settings.cli_env)
+    return env
+
+
+def child_env(settings: Settings, request: CompletionRequest, paths: SessionPaths) -> dict[str, str]:
+    """The environment of a request's process: ``base_env`` plus limits and private paths."""
+    env = base_env(settings)
     env.update(
         {
             "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",

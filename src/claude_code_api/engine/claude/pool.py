@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import uuid
 from collections import Counter
@@ -33,7 +32,7 @@ from pathlib import Path
 import anyio
 
 from claude_code_api.core.request import CompletionRequest, Turn
-from claude_code_api.engine.claude.options import SessionPaths, agent_options, config_dir, project_slug
+from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
 from claude_code_api.engine.claude.session import LiveSession, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
@@ -73,7 +72,7 @@ class SessionPool:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        sweep_leftovers(self._settings.data_dir / "sessions", config_dir({**os.environ, **self._settings.cli_env}))
+        sweep_leftovers(self._settings.data_dir / "sessions", config_dir(base_env(self._settings)))
         await self.transcripts.start()
         if self._settings.pool_enabled or self.transcripts.enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
