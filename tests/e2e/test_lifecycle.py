@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -94,9 +95,19 @@ def assert_no_leftovers(tmp: Path) -> None:
     assert not projects.exists() or list(projects.iterdir()) == [], "no transcript is left in the CLI's config dir"
 
 
-def test_sigkill_of_the_server_kills_its_claude_processes(upstream, tmp_path, marker):
-    server, url = start_server(upstream.url, tmp_path)
+@contextlib.contextmanager
+def serving(upstream_url: str, tmp: Path, **extra_env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    server, url = start_server(upstream_url, tmp, **extra_env)
     try:
+        yield server, url
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def test_sigkill_of_the_server_kills_its_claude_processes(upstream, tmp_path, marker):
+    with serving(upstream.url, tmp_path) as (server, url):
         client, response, lines = stream_until_content(url, marker, words=400)
         cli_pids = children_of(server.pid)
         assert cli_pids, "a Claude Code process should be serving the stream"
@@ -105,16 +116,10 @@ def test_sigkill_of_the_server_kills_its_claude_processes(upstream, tmp_path, ma
         assert_gone(cli_pids)
         response.close()
         client.close()
-        del lines
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
 
 
 def test_sigterm_lets_the_in_flight_stream_finish_then_stops_everything(upstream, tmp_path, marker):
-    server, url = start_server(upstream.url, tmp_path)
-    try:
+    with serving(upstream.url, tmp_path) as (server, url):
         client, response, lines = stream_until_content(url, marker, words=40)
         cli_pids = children_of(server.pid)
         server.send_signal(signal.SIGTERM)
@@ -122,19 +127,13 @@ def test_sigterm_lets_the_in_flight_stream_finish_then_stops_everything(upstream
         assert rest[-1] == "data: [DONE]", "the in-flight answer is completed before the server stops"
         assert "".join(rest).count('"content":"w') >= 30
         server.wait(timeout=40)
-        response.close()
         client.close()
         assert_gone(cli_pids)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     assert_no_leftovers(tmp_path)
 
 
 def test_sigterm_cuts_streams_longer_than_the_grace_period(upstream, tmp_path, marker):
-    server, url = start_server(upstream.url, tmp_path, CLAUDE_CODE_API_SHUTDOWN_GRACE="1")
-    try:
+    with serving(upstream.url, tmp_path, CLAUDE_CODE_API_SHUTDOWN_GRACE="1") as (server, url):
         client, response, lines = stream_until_content(url, marker, words=400)
         cli_pids = children_of(server.pid)
         started = time.monotonic()
@@ -144,9 +143,4 @@ def test_sigterm_cuts_streams_longer_than_the_grace_period(upstream, tmp_path, m
         assert_gone(cli_pids)
         response.close()
         client.close()
-        del lines
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     assert_no_leftovers(tmp_path)
