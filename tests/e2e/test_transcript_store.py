@@ -58,6 +58,22 @@ def transcripts_left(server: RunningServer) -> list[Path]:
     return list((home / ".claude" / "projects").glob("*/*.jsonl"))
 
 
+def test_a_stored_transcript_is_never_offered_under_another_system_prompt(make_server, upstream, marker):
+    first = make_server(pool_prestart=False)
+    system = {"role": "system", "content": "Secret instructions of tenant A."}
+    messages = [system, thinking_turn(marker, "tenant A's private reasoning", "ok")]
+    first.client().chat.completions.create(model=MODEL, messages=messages)
+    first.stop()
+
+    second = make_server(pool_prestart=False, data_dir=first.settings.data_dir)
+    other = [{"role": "system", "content": "Tenant B."}, *messages[1:]]
+    other += [{"role": "assistant", "content": "ok"}, echo_turn(f"{marker} tenant B")]
+    second.client().chat.completions.create(model=MODEL, messages=other)
+    assert "route_stored_resume" not in routes(second)
+    (earlier,) = assistant_messages(requests_with(upstream, f"{marker} tenant B")[-1])
+    assert blocks_of(earlier, "thinking") == [], "tenant A's thinking must not reach tenant B's conversation"
+
+
 def test_a_restarted_server_resumes_the_real_transcript_with_its_thinking(make_server, upstream, marker):
     first = make_server(pool_prestart=False)
     messages = [thinking_turn(marker, "deep thought", "forty-two")]

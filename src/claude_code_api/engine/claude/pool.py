@@ -218,7 +218,7 @@ class SessionPool:
         if not history:
             return await self._start_process(request, (), resume=False)
         held = [*history, request.prompt] if rerun_prompt else list(history)
-        stored = await self.transcripts.find(history)
+        stored = await self.transcripts.find(history, request.config_key())
         if stored is not None:
             try:
                 session = await self._resume(request, held, rerun_prompt, stored)

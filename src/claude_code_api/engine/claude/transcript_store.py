@@ -7,7 +7,9 @@ for a history it must resume. A stored transcript keeps what a transcript rebuil
 Claude's signed thinking blocks and the exact content blocks, so a resumed tool turn may keep thinking on.
 
 Entries are keyed by the *client-view* conversation (``conversation_fingerprint``), because the next request
-only carries that view; a transcript is kept only when the process is known to hold exactly that view.
+only carries that view, together with the process configuration (model, system prompt, tools…): Claude's
+thinking may reflect a system prompt, so a transcript is never offered to a request with another one. A
+transcript is kept only when the process is known to hold exactly that view.
 """
 
 from __future__ import annotations
@@ -51,8 +53,8 @@ class TranscriptStore(Protocol):
     async def aclose(self) -> None: ...
 
 
-def conversation_fingerprint(turns: Sequence[Turn]) -> str:
-    return hashlib.sha256("".join(t.fingerprint() for t in turns).encode()).hexdigest()
+def conversation_fingerprint(turns: Sequence[Turn], config_key: str = "") -> str:
+    return hashlib.sha256((config_key + "".join(t.fingerprint() for t in turns)).encode()).hexdigest()
 
 
 def _pack(lines: Sequence[str]) -> bytes:
@@ -192,12 +194,12 @@ class TranscriptKeeper:
             return
         await self.maybe_prune()
 
-    async def find(self, history: Sequence[Turn]) -> list[str] | None:
-        """The stored transcript of exactly ``history`` (as the client sees it), if there is one."""
+    async def find(self, history: Sequence[Turn], config_key: str) -> list[str] | None:
+        """The stored transcript of exactly ``history`` (as the client sees it) under this configuration."""
         if self._store is None or not history:
             return None
         try:
-            return await self._store.load(conversation_fingerprint(history))
+            return await self._store.load(conversation_fingerprint(history, config_key))
         except Exception:
             log.warning("transcript store: load failed", exc_info=True)
             return None
@@ -215,7 +217,7 @@ class TranscriptKeeper:
             await session.close(kill=True)  # only now: closing removes the CLI's transcript files
         if lines and self._store is not None:
             try:
-                await self._store.save(conversation_fingerprint(session.turns), lines)
+                await self._store.save(conversation_fingerprint(session.turns, session.key), lines)
             except Exception:
                 log.warning("transcript store: save failed", exc_info=True)
 
