@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
 from typing import Any
@@ -272,3 +273,20 @@ def test_models_list_and_lookup(server):
     assert client.models.retrieve("claude-opus-4.1").id == "claude-opus-4.1"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4o")
+
+
+def test_disconnect_while_waiting_for_a_non_streaming_answer_kills_the_cli_process(server, marker):
+    body = {"model": "claude-sonnet-4", "messages": user(marker, reply="w " * 200, chunk_delay=0.05)}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(httpx.post, server.url + "/v1/chat/completions", json=body, timeout=1.5)
+        deadline = time.monotonic() + 1.4
+        while not server.engine.busy_pids() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pids = server.engine.busy_pids()
+        assert pids, "the request should be running on a Claude Code process"
+        with pytest.raises(httpx.ReadTimeout):
+            waiting.result()  # the client gives up after 1.5 s, long before the 10 s answer
+    deadline = time.monotonic() + 1.5
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(pid_alive(p) for p in pids)
