@@ -275,8 +275,8 @@ def test_models_list_and_lookup(server):
         client.models.retrieve("gpt-4o")
 
 
-def test_disconnect_while_waiting_for_a_non_streaming_answer_kills_the_cli_process(server, marker):
-    body = {"model": "claude-sonnet-4", "messages": user(marker, reply="w " * 200, chunk_delay=0.05)}
+def assert_giving_up_kills_the_cli_process(server: RunningServer, body: dict[str, Any]) -> None:
+    """The client gives up after 1.5 s, long before the answer; its Claude Code process must be gone ~1 s later."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(httpx.post, server.url + "/v1/chat/completions", json=body, timeout=1.5)
         deadline = time.monotonic() + 1.4
@@ -285,8 +285,19 @@ def test_disconnect_while_waiting_for_a_non_streaming_answer_kills_the_cli_proce
         pids = server.engine.busy_pids()
         assert pids, "the request should be running on a Claude Code process"
         with pytest.raises(httpx.ReadTimeout):
-            waiting.result()  # the client gives up after 1.5 s, long before the 10 s answer
+            waiting.result()
     deadline = time.monotonic() + 1.5
     while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not any(pid_alive(p) for p in pids)
+
+
+def test_disconnect_while_waiting_for_a_non_streaming_answer_kills_the_cli_process(server, marker):
+    body = {"model": "claude-sonnet-4", "messages": user(marker, reply="w " * 200, chunk_delay=0.05)}
+    assert_giving_up_kills_the_cli_process(server, body)
+
+
+def test_disconnect_before_the_first_streamed_byte_kills_the_cli_process(server, marker):
+    # Nothing is sent before Claude's first token (4 s away), so only the disconnect itself can tell.
+    body = {"model": "claude-sonnet-4", "messages": user(marker, delay=4), "stream": True}
+    assert_giving_up_kills_the_cli_process(server, body)
