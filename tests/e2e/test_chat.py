@@ -271,6 +271,7 @@ def test_models_list_and_lookup(server):
     ids = [m.id for m in client.models.list().data]
     assert {"claude-sonnet-4", "claude-opus-4", "claude-opus-4.1", "claude-sonnet-3.7", "claude-haiku-3.5"} <= set(ids)
     assert client.models.retrieve("claude-opus-4.1").id == "claude-opus-4.1"
+    assert client.models.retrieve("claude-sonnet-4-5").id == "claude-sonnet-4-5", "any id a chat would accept"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("gpt-4o")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from claude_code_api.errors import ModelNotFound
 from claude_code_api.http.deps import state_of
 from claude_code_api.protocol.models import Model, ModelList
 
@@ -20,6 +19,6 @@ async def list_models(request: Request) -> ModelList:
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(model_id: str, request: Request) -> Model:
-    if model_id not in state_of(request).models.listed():
-        raise ModelNotFound(model_id)
+    """Any name a chat request would accept (listed names, and full ``claude-…`` ids); else 404."""
+    state_of(request).models.resolve(model_id)  # raises ModelNotFound
     return Model(id=model_id, created=CREATED)
