@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Block = dict[str, Any]
@@ -55,7 +55,6 @@ class CompletionRequest:
     tool_choice: str = "auto"
     output_schema: dict[str, Any] | None = None
     want_reasoning: bool = False
-    request_id: str = field(default="", compare=False)
 
     def config_key(self) -> str:
         """What a live Claude Code process is bound to: requests with equal keys can share one."""

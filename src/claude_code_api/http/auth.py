@@ -9,9 +9,7 @@ request holds its slot until its stream ends.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
-from typing import Any
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.errors import ApiError, ModelNotFound, PermissionDenied
 from claude_code_api.http.deps import state_of
-from claude_code_api.http.errors import error_payload
+from claude_code_api.http.errors import error_payload, send_error
 from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.keys import Principal
 from claude_code_api.ops.limits import AsyncLease
@@ -122,11 +120,7 @@ def _route_template(scope: Scope) -> str:
 
 async def _reject(send: Send, exc: ApiError) -> int:
     status, payload, extra = error_payload(exc)
-    body = json.dumps(payload).encode()
-    headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, status, payload, extra)
     return status
 
 

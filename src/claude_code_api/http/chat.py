@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -40,7 +39,6 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     completion = to_completion_request(
         body, state.models, default_system=settings.default_system_prompt, want_reasoning=settings.expose_reasoning
     )
-    completion = _with_request_id(completion, request)
     events = merge_choices([state.engine.stream(completion) for _ in range(body.n)])
     events = track(request, body.model, completion, events)  # key may use the model? then usage, metrics, log
     if body.stream:
@@ -51,10 +49,6 @@ async def create_chat_completion(body: ChatCompletionRequest, request: Request) 
     except ClientDisconnected:
         log.info("client disconnected before the answer was ready")
         return Response(status_code=499)
-
-
-def _with_request_id(completion: CompletionRequest, request: Request) -> CompletionRequest:
-    return replace(completion, request_id=getattr(request.state, "request_id", ""))
 
 
 async def _complete(events: AsyncGenerator[tuple[int, Event], None], completion: CompletionRequest, n: int) -> Response:

@@ -6,6 +6,7 @@ FastAPI's 422 for malformed bodies becomes a 400 that names the field.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from claude_code_api.errors import (
     ApiError,
@@ -84,6 +86,15 @@ def error_payload(exc: ApiError) -> tuple[int, dict[str, Any], dict[str, str]]:
     if retry_after is not None:
         headers["Retry-After"] = str(max(1, round(retry_after)))
     return status, envelope(exc.message, error_type, exc.param, exc.code), headers
+
+
+async def send_error(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    """An error envelope straight on the ASGI channel, for middleware that answers before the app runs."""
+    raw = json.dumps(body).encode()
+    head = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    head += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": raw})
 
 
 def error_response(exc: ApiError) -> JSONResponse:

@@ -7,15 +7,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-from typing import Any
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from claude_code_api.http.errors import envelope
+from claude_code_api.http.errors import envelope, send_error
 
 
 class RequestIdMiddleware:
@@ -73,14 +71,8 @@ class BodyLimitMiddleware:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(self._body()).encode()
-        headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    def _body(self) -> dict[str, Any]:
         message = f"The request body is larger than {self.max_bytes} bytes."
-        return envelope(message, "invalid_request_error", None, "request_too_large")
+        await send_error(send, 413, envelope(message, "invalid_request_error", None, "request_too_large"))
 
 
 class _TooLarge(StarletteHTTPException):

@@ -108,9 +108,7 @@ class MemoryLimiter:
     def _check_concurrency(self, principal: Principal) -> None:
         limit = principal.max_concurrent
         if limit is not None and self._active[principal.name] >= limit:
-            raise RateLimited(
-                f"Too many concurrent requests for key '{principal.name}' (limit {limit}).", retry_after=1.0
-            )
+            raise limit_exceeded(principal, "concurrency", 1.0)
 
     def _check_requests(self, principal: Principal, now: float) -> None:
         limit = principal.rpm
@@ -121,10 +119,7 @@ class MemoryLimiter:
         if len(window) >= limit:
             # Wait until enough old requests leave the window for one more to fit.
             retry = window[len(window) - limit] + WINDOW - now
-            raise RateLimited(
-                f"Rate limit reached for key '{principal.name}': {limit} requests per minute.",
-                retry_after=_ceil(retry),
-            )
+            raise limit_exceeded(principal, "requests", _ceil(retry))
 
     def _check_tokens(self, principal: Principal, now: float) -> None:
         limit = principal.tpm
@@ -141,10 +136,19 @@ class MemoryLimiter:
                 if excess < 0:
                     retry = stamp + WINDOW - now
                     break
-            raise RateLimited(
-                f"Rate limit reached for key '{principal.name}': {limit} tokens per minute (used {used}).",
-                retry_after=_ceil(retry),
-            )
+            raise limit_exceeded(principal, "tokens", _ceil(retry), used)
+
+
+def limit_exceeded(principal: Principal, kind: str, retry_after: float, used: object = None) -> RateLimited:
+    """The 429 for a key over one of its limits; every limiter (in memory, Redis) words it the same way."""
+    name = principal.name
+    if kind == "concurrency":
+        message = f"Too many concurrent requests for key '{name}' (limit {principal.max_concurrent})."
+    elif kind == "requests":
+        message = f"Rate limit reached for key '{name}': {principal.rpm} requests per minute."
+    else:
+        message = f"Rate limit reached for key '{name}': {principal.tpm} tokens per minute (used {used})."
+    return RateLimited(message, retry_after=retry_after)
 
 
 def _expire(window: deque[float], now: float) -> None:

@@ -22,7 +22,7 @@ import redis.asyncio
 
 from claude_code_api.errors import RateLimited
 from claude_code_api.ops.keys import Principal
-from claude_code_api.ops.limits import WINDOW, AsyncLease
+from claude_code_api.ops.limits import WINDOW, AsyncLease, limit_exceeded
 from claude_code_api.ops.redis_store import DEFAULT_PREFIX, reachable
 
 _WINDOW_MS = int(WINDOW * 1000)
@@ -149,16 +149,9 @@ def _arg(limit: int | None) -> int:
 
 
 def _rejection(principal: Principal, verdict: list[object]) -> RateLimited:
-    """The same messages and Retry-After (whole seconds, at least 1) as ``MemoryLimiter``."""
-    kind, retry = str(verdict[0]), _seconds(int(str(verdict[1])))
-    name = principal.name
-    if kind == "concurrency":
-        message = f"Too many concurrent requests for key '{name}' (limit {principal.max_concurrent})."
-    elif kind == "requests":
-        message = f"Rate limit reached for key '{name}': {principal.rpm} requests per minute."
-    else:
-        message = f"Rate limit reached for key '{name}': {principal.tpm} tokens per minute (used {verdict[2]})."
-    return RateLimited(message, retry_after=retry)
+    """The Lua verdict as the same 429 ``MemoryLimiter`` gives (Retry-After in whole seconds, at least 1)."""
+    used = verdict[2] if len(verdict) > 2 else None
+    return limit_exceeded(principal, str(verdict[0]), _seconds(int(str(verdict[1]))), used)
 
 
 def _seconds(milliseconds: int) -> float:
