@@ -5,7 +5,6 @@ No test reaches a real Claude: every CLI gets ``ANTHROPIC_BASE_URL`` of the fake
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -122,10 +121,14 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def wait_until(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(predicate())
+def assert_gone(pids: list[int], within: float) -> None:
+    """Every process in ``pids`` exits (or is a reaped-to-be zombie) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(pid_alive(p) for p in pids)
+
+
+def routes(server: RunningServer) -> dict[str, int]:
+    """How the pool served requests so far (``route_reuse``, ``route_rewind``, ``route_resume``...)."""
+    return {k: v for k, v in server.engine.stats().items() if k.startswith("route_")}

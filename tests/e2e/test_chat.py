@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from tests.conftest import RunningServer, pid_alive, requests_with
+from tests.conftest import RunningServer, assert_gone, requests_with
 
 pytestmark = pytest.mark.e2e
 
@@ -244,10 +244,7 @@ def test_disconnect_mid_stream_kills_the_cli_process(server, marker):
         assert any("content" in line for line in got)
         pids = server.engine.busy_pids()
         assert pids, "the request should be running on a Claude Code process"
-    deadline = time.monotonic() + 1.5
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(pid_alive(p) for p in pids)
+    assert_gone(pids, within=1.5)
 
 
 def test_not_logged_in_says_how_to_fix_it(make_server, marker):
@@ -287,10 +284,7 @@ def assert_giving_up_kills_the_cli_process(server: RunningServer, body: dict[str
         assert pids, "the request should be running on a Claude Code process"
         with pytest.raises(httpx.ReadTimeout):
             waiting.result()
-    deadline = time.monotonic() + 1.5
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not any(pid_alive(p) for p in pids)
+    assert_gone(pids, within=1.5)
 
 
 def test_disconnect_while_waiting_for_a_non_streaming_answer_kills_the_cli_process(server, marker):

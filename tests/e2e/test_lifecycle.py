@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.conftest import pid_alive
+from tests.conftest import assert_gone
 
 pytestmark = pytest.mark.e2e
 
@@ -82,13 +82,6 @@ def stream_until_content(url: str, marker: str, words: int) -> tuple[httpx.Clien
     return client, response, lines
 
 
-def assert_gone(pids: list[int], within: float = 5) -> None:
-    deadline = time.monotonic() + within
-    while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(pid_alive(p) for p in pids)
-
-
 def assert_no_leftovers(tmp: Path) -> None:
     assert list((tmp / "data" / "sessions").glob("*")) == [], "every scratch directory is removed"
     projects = tmp / ".claude" / "projects"
@@ -113,7 +106,7 @@ def test_sigkill_of_the_server_kills_its_claude_processes(upstream, tmp_path, ma
         assert cli_pids, "a Claude Code process should be serving the stream"
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
-        assert_gone(cli_pids)
+        assert_gone(cli_pids, within=5)
         response.close()
         client.close()
 
@@ -128,7 +121,7 @@ def test_sigterm_lets_the_in_flight_stream_finish_then_stops_everything(upstream
         assert "".join(rest).count('"content":"w') >= 30
         server.wait(timeout=40)
         client.close()
-        assert_gone(cli_pids)
+        assert_gone(cli_pids, within=5)
     assert_no_leftovers(tmp_path)
 
 
@@ -140,7 +133,7 @@ def test_sigterm_cuts_streams_longer_than_the_grace_period(upstream, tmp_path, m
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
         assert time.monotonic() - started < 8
-        assert_gone(cli_pids)
+        assert_gone(cli_pids, within=5)
         response.close()
         client.close()
     assert_no_leftovers(tmp_path)

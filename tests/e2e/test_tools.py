@@ -15,7 +15,7 @@ import httpx
 import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from tests.conftest import RunningServer, pid_alive, requests_with
+from tests.conftest import RunningServer, pid_alive, requests_with, routes
 
 pytestmark = pytest.mark.e2e
 
@@ -98,10 +98,6 @@ def assert_follow_up_carries(entry: Any, calls: list[dict[str, Any]], results: l
     ]
     assert not any(b.get("is_error") for b in tool_results)
     assert not any(word in json.dumps(entry.body) for word in NOT_A_RESULT)
-
-
-def routes(server: RunningServer) -> dict[str, int]:
-    return {k: v for k, v in server.engine.stats().items() if k.startswith("route_")}
 
 
 def test_tool_loop_non_streaming_continues_the_waiting_turn(server, upstream, marker):

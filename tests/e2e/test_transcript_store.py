@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import RunningServer, requests_with
+from tests.conftest import RunningServer, requests_with, routes
 from tests.e2e.test_tools import WEATHER, answer_calls, assert_follow_up_carries
 
 from claude_code_api.testing import redis_server
@@ -25,10 +25,6 @@ from claude_code_api.testing.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 MODEL = "claude-sonnet-4"
-
-
-def routes(server: RunningServer) -> dict[str, int]:
-    return {k: v for k, v in server.engine.stats().items() if k.startswith("route_")}
 
 
 def thinking_turn(marker: str, thought: str, reply: str) -> dict[str, Any]:
