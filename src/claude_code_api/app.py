@@ -11,19 +11,27 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from claude_code_api import __version__
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
-from claude_code_api.http import admin, chat, health, metrics, models
+from claude_code_api.frontends import openai_chat
+from claude_code_api.frontends.base import Frontend
+from claude_code_api.http import admin, health, metrics, models
 from claude_code_api.http.auth import AccessMiddleware
-from claude_code_api.http.deps import AppState
-from claude_code_api.http.errors import install_error_handlers
+from claude_code_api.http.body import install_openapi
+from claude_code_api.http.deps import AppState, plain_routes
+from claude_code_api.http.errors import ErrorDialects, install_error_handlers
 from claude_code_api.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.redis_limits import RedisLimiter
 from claude_code_api.ops.redis_store import AsyncRedisStore, RedisStore
+from claude_code_api.service.completion import CompletionService
 from claude_code_api.settings import Settings
+
+# Every API dialect the server speaks, each a package under frontends/ (see frontends/base.py).
+FRONTENDS: tuple[Callable[[], Frontend], ...] = (openai_chat.frontend,)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -32,9 +40,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         from claude_code_api.engine.claude.engine import ClaudeCodeEngine
 
         engine = ClaudeCodeEngine(settings)
-    state = AppState(settings=settings, engine=engine, models=ModelRegistry.build(settings.model_aliases))
+    registry = ModelRegistry.build(settings.model_aliases)
     # Opened here, not in the lifespan: the key store must answer even where no lifespan runs (ASGI test clients).
     ops = _operations(settings, engine.stats)
+    service = CompletionService(engine, registry, ops)
+    state = AppState(settings=settings, engine=engine, models=registry, service=service)
+    frontends = [make() for make in FRONTENDS]
+    dialects = ErrorDialects()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,12 +60,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="claude-code-api", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.api = state
     app.state.ops = ops
-    install_error_handlers(app)
-    for router in (chat.router, models.router, health.router, admin.router, metrics.router):
+    for frontend in frontends:
+        app.include_router(frontend.router)
+        dialects.register(frontend.prefixes, frontend.errors)
+    for router in (models.router, health.router, admin.router, metrics.router):
         app.include_router(router)
+    dialects.endpoints = _endpoints(app)
+    install_error_handlers(app, dialects)
+    install_openapi(app, [m for f in frontends for m in f.body_models])
     # Innermost of ours: CORS answers pre-flights before auth, and 401s still carry X-Request-ID.
-    app.add_middleware(AccessMiddleware, ops=ops)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessMiddleware, ops=ops, dialects=dialects)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, dialects=dialects)
     if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             CORSMiddleware,
@@ -65,6 +82,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _endpoints(app: FastAPI) -> list[str]:
+    """The public API endpoints, as "METHOD /path", for the 404 that tells a client what this server offers."""
+    offered = []
+    for route in plain_routes(app.routes):
+        if isinstance(route, APIRoute) and route.path.startswith("/v1/") and not route.path.startswith("/v1/admin"):
+            offered += [f"{m} {route.path}" for m in sorted(route.methods or ())]
+    return offered
 
 
 def _operations(settings: Settings, engine_stats: Callable[[], dict[str, int]]) -> Operations:

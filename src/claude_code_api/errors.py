@@ -4,7 +4,9 @@
 
     ApiError
     ├── InvalidRequest          the client's request is malformed or unsupported   (param names the field)
-    │   └── ContextTooLong
+    │   └── RequestTooLarge     the body is over the server's limit (413)
+    ├── NotFound                no such endpoint or stored object (404)
+    ├── MethodNotAllowed        the endpoint exists, not with this method (405)
     ├── Unauthenticated         no API key, or a wrong or revoked one
     ├── PermissionDenied        a valid key that may not use this endpoint (admin only)
     ├── ModelNotFound           no such model configured (or not allowed for this key)
@@ -16,7 +18,7 @@
     ├── OutputInvalid           Claude Code ended without the output the request demands
     └── Timeout                 the overall deadline or the idle-output timeout passed
 
-``http/errors.py`` maps each class to a status and the OpenAI envelope, once.
+``http/errors.py`` maps each class to a status, once; each front end renders it in its dialect's envelope.
 """
 
 from __future__ import annotations
@@ -36,8 +38,14 @@ class InvalidRequest(ApiError):
     pass
 
 
-class ContextTooLong(InvalidRequest):
-    pass
+class RequestTooLarge(InvalidRequest):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="request_too_large")
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="not_found")
 
 
 class ModelNotFound(ApiError):
@@ -47,6 +55,11 @@ class ModelNotFound(ApiError):
             param="model",
             code="model_not_found",
         )
+
+
+class MethodNotAllowed(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="method_not_allowed")
 
 
 class Unauthenticated(ApiError):

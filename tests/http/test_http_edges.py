@@ -58,7 +58,7 @@ async def test_error_before_any_output_keeps_its_http_status_when_streaming(clie
 
 
 async def test_silence_is_filled_with_keep_alive_comments(client, engine):
-    engine.script(TextDelta("a"), 0.3, TextDelta("b"), Completed("stop", TokenUsage()))
+    engine.script(TextDelta("a"), 0.3, TextDelta("b"), Completed("end_turn", TokenUsage()))
     response = await client.post("/v1/chat/completions", json={**BODY, "stream": True})
     assert ": keep-alive" in response.text
     assert sse_data(response.text)[-1] == "[DONE]"

@@ -140,7 +140,7 @@ async def test_requests_per_minute_gives_429_with_retry_after(h: Harness) -> Non
 
 async def test_max_concurrent_rejects_while_a_request_is_running(h: Harness) -> None:
     headers = h.key("one-at-a-time", max_concurrent=1)
-    h.engine.script(0.3, TextDelta("slow"), Completed("stop", TokenUsage(1, 1)))
+    h.engine.script(0.3, TextDelta("slow"), Completed("end_turn", TokenUsage(1, 1)))
     first = asyncio.create_task(h.chat(headers))
     await asyncio.sleep(0.1)
     second = await h.chat(headers)
@@ -151,7 +151,7 @@ async def test_max_concurrent_rejects_while_a_request_is_running(h: Harness) -> 
 
 async def test_tokens_per_minute_counts_what_the_engine_reported(h: Harness) -> None:
     headers = h.key("thrifty", tpm=100)
-    h.engine.script(TextDelta("x"), Completed("stop", TokenUsage(input_tokens=90, output_tokens=20)))
+    h.engine.script(TextDelta("x"), Completed("end_turn", TokenUsage(input_tokens=90, output_tokens=20)))
     assert (await h.chat(headers)).status_code == 200
     response = await h.chat(headers)
     assert response.status_code == 429 and "tokens per minute" in _error(response)["message"]
@@ -162,7 +162,7 @@ async def test_tokens_per_minute_counts_what_the_engine_reported(h: Harness) -> 
 
 def _completed(cost: float = 0.0042) -> Completed:
     usage = TokenUsage(input_tokens=11, output_tokens=7, cache_read_tokens=300, cache_write_tokens=40)
-    return Completed("stop", usage, cost_usd=cost)
+    return Completed("end_turn", usage, cost_usd=cost)
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from claude_code_api.core.request import CompletionRequest, ToolSpec, Turn
+from claude_code_api.core.request import CompletionRequest, ToolChoice, ToolSpec, Turn
 from claude_code_api.engine.claude.tools import (
     ClientTools,
     answers_tool_calls,
@@ -20,8 +20,8 @@ CALL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"c
 RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}
 
 
-def request(prompt: Turn, history: tuple[Turn, ...] = (), choice: str = "auto") -> CompletionRequest:
-    return CompletionRequest("m", "Be brief.", history, prompt, tools=(SPEC,), tool_choice=choice)
+def request(prompt: Turn, history: tuple[Turn, ...] = (), choice: ToolChoice | None = None) -> CompletionRequest:
+    return CompletionRequest("m", "Be brief.", history, prompt, tools=(SPEC,), tool_choice=choice or ToolChoice())
 
 
 def test_the_mcp_tool_carries_name_description_and_schema_verbatim():
@@ -58,8 +58,8 @@ def test_history_gets_the_mcp_prefix_back_for_client_functions_only():
 def test_tool_choice_adds_a_system_prompt_rule_when_it_must_call():
     prompt = Turn("user", ({"type": "text", "text": "x"},))
     assert system_prompt(request(prompt)) == "Be brief."
-    assert "one or more of the provided functions" in system_prompt(request(prompt, choice="required"))
-    assert "mcp__fn__get_weather" in system_prompt(request(prompt, choice="function:get_weather"))
+    assert "one or more of the provided functions" in system_prompt(request(prompt, choice=ToolChoice("any")))
+    assert "mcp__fn__get_weather" in system_prompt(request(prompt, choice=ToolChoice("tool", "get_weather")))
 
 
 def test_results_delivered_before_or_after_the_call_asks_reach_it():

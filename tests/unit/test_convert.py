@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from claude_code_api.core.convert import to_completion_request
 from claude_code_api.core.models import ModelRegistry
+from claude_code_api.engine.claude.config import config_key
 from claude_code_api.errors import InvalidRequest, ModelNotFound
-from claude_code_api.protocol.openai_chat import ChatCompletionRequest
+from claude_code_api.frontends.openai_chat.convert import to_completion_request
+from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest
 
 REGISTRY = ModelRegistry.build({"gpt-4o": "sonnet"})
 
@@ -18,7 +19,7 @@ REGISTRY = ModelRegistry.build({"gpt-4o": "sonnet"})
 def convert(**body: Any):
     body.setdefault("model", "claude-sonnet-4")
     return to_completion_request(
-        ChatCompletionRequest.model_validate(body), REGISTRY, default_system="DEFAULT", want_reasoning=False
+        ChatCompletionRequest.model_validate(body), REGISTRY, default_system="DEFAULT", show_thinking=False
     )
 
 
@@ -155,7 +156,12 @@ def test_request_fields_map_to_engine_options():
         seed=1,
         unknown_field=True,
     )
-    assert (req.max_tokens, req.effort, req.stop, req.output_schema) == (10, "low", ("END",), {"type": "object"})
+    assert (req.max_tokens, req.effort, req.stop_sequences, req.output_schema) == (
+        10,
+        "low",
+        ("END",),
+        {"type": "object"},
+    )
 
 
 def test_tool_choice_none_offers_no_tools():
@@ -176,4 +182,4 @@ def test_config_key_separates_what_a_process_is_bound_to():
     a = convert(messages=[{"role": "user", "content": "x"}])
     b = convert(messages=[{"role": "user", "content": "other"}])
     c = convert(messages=[{"role": "system", "content": "s"}, {"role": "user", "content": "x"}])
-    assert a.config_key() == b.config_key() != c.config_key()
+    assert config_key(a) == config_key(b) != config_key(c)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from claude_code_api.core.events import Completed, Event, TextDelta, TokenUsage, ToolCallArguments, ToolCallStarted
-from claude_code_api.core.openai_out import ChoiceAccumulator, ChunkFactory, build_completion
+from claude_code_api.core.events import BlockStarted, Completed, Event, TextDelta, TokenUsage, ToolInputDelta
+from claude_code_api.core.fold import AnswerFold
 from claude_code_api.core.stop import StopSequenceCutter
-from claude_code_api.protocol.openai_chat import dump_chunk, dump_completion
+from claude_code_api.frontends.openai_chat.models import dump_chunk, dump_completion
+from claude_code_api.frontends.openai_chat.render import ChunkFactory, build_completion
 
 
 def feed_all(cutter: StopSequenceCutter, parts: list[str]) -> str:
@@ -18,7 +19,7 @@ def feed_all(cutter: StopSequenceCutter, parts: list[str]) -> str:
 def test_stop_sequence_split_across_deltas_is_found():
     cutter = StopSequenceCutter(("STOP",))
     assert feed_all(cutter, ["abc ST", "O", "P tail"]) == "abc "
-    assert cutter.hit
+    assert cutter.hit and cutter.matched == "STOP"
 
 
 def test_partial_match_that_fails_is_released():
@@ -34,12 +35,12 @@ def test_no_stop_sequences_passes_text_through():
 EVENTS: list[Event] = [
     TextDelta("Hel"),
     TextDelta("lo"),
-    ToolCallStarted(0, "toolu_1", "get_weather"),
-    ToolCallArguments(0, '{"city":'),
-    ToolCallArguments(0, '"Paris"}'),
-    ToolCallStarted(1, "toolu_2", "get_time"),
-    ToolCallArguments(1, "{}"),
-    Completed("tool_calls", TokenUsage(input_tokens=3, output_tokens=4, cache_read_tokens=2)),
+    BlockStarted(1, "tool_use", "toolu_1", "get_weather"),
+    ToolInputDelta('{"city":', 1),
+    ToolInputDelta('"Paris"}', 1),
+    BlockStarted(2, "tool_use", "toolu_2", "get_time"),
+    ToolInputDelta("{}", 2),
+    Completed("tool_use", TokenUsage(input_tokens=3, output_tokens=4, cache_read_tokens=2)),
 ]
 
 
@@ -59,7 +60,8 @@ def test_chunks_assemble_with_the_openai_stream_helper():
 
 def test_tool_call_follow_up_deltas_carry_only_index_and_arguments():
     factory = ChunkFactory("m")
-    chunk = factory.for_event(ToolCallArguments(0, "{}"), 0)
+    factory.for_event(BlockStarted(3, "tool_use", "toolu_1", "f"), 0)
+    chunk = factory.for_event(ToolInputDelta("{}", 3), 0)
     assert chunk is not None
     data = dump_chunk(chunk, include_usage_key=True)
     assert '"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]' in data
@@ -67,10 +69,10 @@ def test_tool_call_follow_up_deltas_carry_only_index_and_arguments():
 
 
 def test_fold_gives_the_same_answer_as_the_stream():
-    acc = ChoiceAccumulator()
+    fold = AnswerFold()
     for event in EVENTS:
-        acc.add(event)
-    completion = build_completion("m", [acc])
+        fold.add(event)
+    completion = build_completion("m", [fold])
     data = dump_completion(completion)
     parsed = ChatCompletion.model_validate(data)
     assert parsed.choices[0].finish_reason == "tool_calls"

@@ -1,16 +1,27 @@
-"""The neutral event stream an engine yields for one completion. Streaming sends these as chunks;
-non-streaming folds the very same stream (``core.fold``)."""
+"""The neutral event stream of one answer, in Claude's own vocabulary (content blocks, signed thinking,
+``stop_reason`` plus ``stop_sequence``). Every front end renders these: the Anthropic one losslessly, the OpenAI
+ones as views. Streaming sends them as they come; non-streaming folds the very same stream (``core.fold``).
+
+Blocks are indexed as Claude indexes them in the answer the client sees (0, 1, 2…), and each block's life is
+``BlockStarted`` → deltas → ``BlockStopped``. Engines may leave starts and stops implicit;
+``core.blocks.well_formed`` makes them explicit before any front end sees the stream.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+StopReason = Literal[
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"
+]
+BlockKind = Literal["text", "thinking", "redacted_thinking", "tool_use"]
 
 
 @dataclass(frozen=True, slots=True)
 class TokenUsage:
+    """Claude's usage: ``input_tokens`` excludes cache reads and writes, which are counted apart."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -19,8 +30,12 @@ class TokenUsage:
 
     @property
     def prompt_tokens(self) -> int:
-        """OpenAI counts cached input as prompt tokens; Claude reports it separately."""
+        """Input as OpenAI counts it: cached input included."""
         return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.output_tokens
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
@@ -33,33 +48,64 @@ class TokenUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageStarted:
+    """Claude began answering; ``usage`` is the input side as the first upstream call reported it."""
+
+    usage: TokenUsage
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStarted:
+    """A content block opens. ``id``/``name`` for ``tool_use``; ``data`` for ``redacted_thinking``."""
+
+    index: int
+    kind: BlockKind
+    id: str = ""
+    name: str = ""
+    data: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    text: str
+class ThinkingDelta:
+    thinking: str
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCallStarted:
+class SignatureDelta:
+    signature: str
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInputDelta:
+    """A fragment of a tool_use block's input, as JSON text (the fragments concatenate to a JSON object)."""
+
+    partial_json: str
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BlockStopped:
     index: int
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCallArguments:
-    index: int
-    fragment: str
 
 
 @dataclass(frozen=True, slots=True)
 class Completed:
-    finish_reason: FinishReason
+    """The answer ended. ``model`` is the full id that ran (empty where the engine does not know it)."""
+
+    stop_reason: StopReason
     usage: TokenUsage
     cost_usd: float | None = None
+    stop_sequence: str | None = None
+    model: str = ""
 
 
-Event = TextDelta | ReasoningDelta | ToolCallStarted | ToolCallArguments | Completed
+Delta = TextDelta | ThinkingDelta | SignatureDelta | ToolInputDelta
+Event = MessageStarted | BlockStarted | Delta | BlockStopped | Completed

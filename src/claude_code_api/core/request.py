@@ -1,7 +1,9 @@
-"""The neutral completion request: what an engine needs to run one OpenAI request through Claude.
+"""The neutral completion request, in Claude's own vocabulary: what an engine needs to run one request of any
+dialect through Claude.
 
-Content blocks are Anthropic-shaped dicts (``text``, ``image``, ``tool_use``, ``tool_result``) because
-that is what Claude Code's stdin and transcripts carry.
+Content blocks are Anthropic-shaped dicts (``text``, ``image``, ``document``, ``tool_use``, ``tool_result``,
+``thinking``) because that is what Claude's API, Claude Code's stdin and its transcripts carry. Each front end
+converts its dialect to this; none of OpenAI's vocabulary lives here.
 """
 
 from __future__ import annotations
@@ -41,8 +43,26 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """Claude's tool_choice: ``auto``, ``any`` (some tool), ``tool`` (the one named) or ``none``."""
+
+    mode: Literal["auto", "any", "tool", "none"] = "auto"
+    name: str | None = None
+    disable_parallel_tool_use: bool = False
+
+
+ClientView = Literal["openai", "anthropic"]
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
-    """``history`` holds every turn before ``prompt``, the final user turn that Claude answers."""
+    """``history`` holds every turn before ``prompt``, the final user turn that Claude answers.
+
+    ``client_view`` says how the dialect's client sends an answer back in the next request's history (see
+    ``core.fold.AnswerFold.as_turn``), so a live process is matched against the history in the same view.
+    ``thinking`` is Claude's own thinking setting (``{"type": "enabled", "budget_tokens": N}``, ``disabled``,
+    ``adaptive``), None for Claude Code's default; ``show_thinking`` puts thinking blocks in the answer.
+    """
 
     model: str
     system: str
@@ -50,14 +70,11 @@ class CompletionRequest:
     prompt: Turn
     max_tokens: int | None = None
     effort: str | None = None
-    stop: tuple[str, ...] = ()
+    stop_sequences: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
-    tool_choice: str = "auto"
+    tool_choice: ToolChoice = ToolChoice()
     output_schema: dict[str, Any] | None = None
-    want_reasoning: bool = False
-
-    def config_key(self) -> str:
-        """What a live Claude Code process is bound to: requests with equal keys can share one."""
-        tools = [[t.name, t.description, t.parameters] for t in self.tools]
-        parts = [self.model, self.system, self.max_tokens, self.effort, tools, self.tool_choice, self.output_schema]
-        return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]
+    thinking: dict[str, Any] | None = None
+    show_thinking: bool = False
+    client_view: ClientView = "openai"
+    user_id: str | None = None

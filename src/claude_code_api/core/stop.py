@@ -12,6 +12,7 @@ class StopSequenceCutter:
         self._stops = tuple(s for s in stops if s)
         self._pending = ""
         self.hit = False
+        self.matched: str | None = None  # the stop sequence that was hit
 
     def feed(self, text: str) -> str:
         """Returns the text that is safe to emit now; after a hit, always ''."""
@@ -20,8 +21,9 @@ class StopSequenceCutter:
         if not self._stops:
             return text
         buffer = self._pending + text
-        cut = min((i for i in (buffer.find(s) for s in self._stops) if i >= 0), default=-1)
-        if cut >= 0:
+        found = [(i, s) for s in self._stops if (i := buffer.find(s)) >= 0]
+        if found:
+            cut, self.matched = min(found, key=lambda hit: hit[0])
             self.hit = True
             self._pending = ""
             return buffer[:cut]

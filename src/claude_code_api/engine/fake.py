@@ -20,7 +20,6 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[CompletionRequest] = []
         self.scripts: deque[Sequence[Step]] = deque()
-        self.closed_streams = 0
 
     def script(self, *steps: Step) -> None:
         self.scripts.append(steps)
@@ -28,20 +27,21 @@ class FakeEngine:
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Event]:
         self.calls.append(request)
         steps = self.scripts.popleft() if self.scripts else self.default_script(request)
-        try:
-            for step in steps:
-                if isinstance(step, BaseException):
-                    raise step
-                if isinstance(step, float):
-                    await asyncio.sleep(step)
-                    continue
-                yield step
-        finally:
-            self.closed_streams += 1
+        for step in steps:
+            if isinstance(step, BaseException):
+                raise step
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+                continue
+            yield step
 
     @staticmethod
     def default_script(request: CompletionRequest) -> Sequence[Step]:
-        return (TextDelta("Hello"), TextDelta(" world"), Completed("stop", TokenUsage(input_tokens=5, output_tokens=2)))
+        return (
+            TextDelta("Hello"),
+            TextDelta(" world"),
+            Completed("end_turn", TokenUsage(input_tokens=5, output_tokens=2)),
+        )
 
     async def start(self) -> None:
         return None

@@ -1,33 +1,28 @@
 """Access control and per-request accounting, as pure ASGI middleware (``BaseHTTPMiddleware`` would hide
-``http.disconnect`` from streaming routes), plus ``track``, the hook ``chat.py`` calls around its event stream.
+``http.disconnect`` from streaming routes).
 
-The middleware authenticates every request except the probes, keeps the admin endpoints for the admin key,
-applies per-key limits to chat completions, and, once the last byte is sent, hands the request's record to
-``Operations.finish`` (usage ledger, metrics, access log). Concurrency is released there too, so a streaming
-request holds its slot until its stream ends.
+The middleware authenticates every request except the probes, keeps the admin endpoints for the admin key, puts
+the request's record in the scope (the completion service fills in the model, the key's lease and the usage), and,
+once the last byte is sent, hands the record to ``Operations.finish`` (lease released, usage ledger, metrics,
+access log), so a streaming request holds its key's concurrency until its stream ends. Rejections are rendered in
+the dialect of the path asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from claude_code_api.core.request import CompletionRequest
-from claude_code_api.errors import ApiError, ModelNotFound, PermissionDenied
-from claude_code_api.http.deps import state_of
-from claude_code_api.http.errors import error_payload, send_error
+from claude_code_api.errors import ApiError, PermissionDenied
+from claude_code_api.http.deps import plain_routes
+from claude_code_api.http.errors import ErrorDialects, send_api_error
 from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.keys import Principal
-from claude_code_api.ops.limits import AsyncLease
-from claude_code_api.ops.usage import RequestRecord, Tagged, tap
+from claude_code_api.ops.usage import RequestRecord
 
 PUBLIC_PATHS = frozenset({"/health", "/ready"})
 METRICS_PATH = "/metrics"
 ADMIN_PREFIX = "/v1/admin/"
-LIMITED_ROUTES = frozenset({("POST", "/v1/chat/completions")})
-KNOWN_PATHS = frozenset({"/v1/chat/completions", "/v1/models", "/v1/admin/usage", "/v1/admin/keys"})
 
 
 def ops_of(connection: HTTPConnection) -> Operations:
@@ -47,9 +42,10 @@ def presented_key(scope: Scope) -> str | None:
 
 
 class AccessMiddleware:
-    def __init__(self, app: ASGIApp, ops: Operations) -> None:
+    def __init__(self, app: ASGIApp, ops: Operations, dialects: ErrorDialects) -> None:
         self.app = app
         self.ops = ops
+        self.dialects = dialects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in PUBLIC_PATHS:
@@ -64,21 +60,18 @@ class AccessMiddleware:
         )
         state["ops"] = record
         try:
-            lease = await self._admit(scope, record)
+            await self._admit(scope, record)
         except ApiError as exc:
             record.error = type(exc).__name__
-            record.status = await _reject(send, exc)
-            await self._finish(scope, record, None)
+            record.status = await send_api_error(self.dialects, scope, send, exc)
+            await self._finish(scope, record)
             return
-        await self._serve(scope, receive, send, record, lease)
+        await self._serve(scope, receive, send, record)
 
-    async def _admit(self, scope: Scope, record: RequestRecord) -> AsyncLease | None:
+    async def _admit(self, scope: Scope, record: RequestRecord) -> None:
         principal = await self.ops.keys.authenticate_async(presented_key(scope))
         record.principal = principal
         self._authorize(scope["path"], principal)
-        if (scope["method"], scope["path"]) in LIMITED_ROUTES:
-            return await self.ops.limiter.acquire(principal)
-        return None
 
     def _authorize(self, path: str, principal: Principal) -> None:
         if principal.admin or not (path == METRICS_PATH or path.startswith(ADMIN_PREFIX)):
@@ -88,9 +81,7 @@ class AccessMiddleware:
         if path != METRICS_PATH:  # without an admin key, /metrics is for any valid key; admin data is for nobody
             raise PermissionDenied("Set CLAUDE_CODE_API_ADMIN_KEY to use the admin endpoints.")
 
-    async def _serve(
-        self, scope: Scope, receive: Receive, send: Send, record: RequestRecord, lease: AsyncLease | None
-    ) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, record: RequestRecord) -> None:
         async def send_noting_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
@@ -99,48 +90,22 @@ class AccessMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            await self._finish(scope, record, lease)
+            await self._finish(scope, record)
 
-    async def _finish(self, scope: Scope, record: RequestRecord, lease: AsyncLease | None) -> None:
+    async def _finish(self, scope: Scope, record: RequestRecord) -> None:
         if record.path == METRICS_PATH:
             return  # scrapes would drown the request metrics and the log (and are never limited: no lease)
         record.route = _route_template(scope)
-        await self.ops.finish(record, lease)
+        await self.ops.finish(record)
 
 
 def _route_template(scope: Scope) -> str:
     """The matched route's path template, so label values stay bounded. Requests rejected before routing have
-    none; the fixed paths they most often aim at keep their name, anything else is "unmatched"."""
+    none; the app's fixed paths they aim at keep their name, anything else is "unmatched"."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
         return path
-    return scope["path"] if scope["path"] in KNOWN_PATHS else "unmatched"
-
-
-async def _reject(send: Send, exc: ApiError) -> int:
-    status, payload, extra = error_payload(exc)
-    await send_error(send, status, payload, extra)
-    return status
-
-
-def track(
-    connection: HTTPConnection,
-    requested_model: str,
-    completion: CompletionRequest,
-    events: AsyncGenerator[Tagged, None],
-) -> AsyncGenerator[Tagged, None]:
-    """Check the key may use the model, then observe the completion's events for usage, metrics and logs.
-
-    Raises ``ModelNotFound`` (404, as OpenAI answers for a model a key cannot see) before any work starts.
-    """
-    record: RequestRecord | None = connection.scope.get("state", {}).get("ops")
-    if record is None:  # the app runs without the access middleware (an embedding app's choice)
-        return events
-    principal = record.principal
-    if principal is not None and not principal.may_use(completion.model, state_of(connection).models.resolve):
-        raise ModelNotFound(requested_model)
-    record.model = completion.model
-    if record.capture_text:
-        record.prompt = completion.prompt.text()
-    return tap(record, events)
+    app = scope.get("app")
+    fixed = {r.path for r in plain_routes(getattr(app, "routes", [])) if "{" not in r.path}
+    return scope["path"] if scope["path"] in fixed else "unmatched"

@@ -1,7 +1,7 @@
 """Pure-ASGI middleware (not ``BaseHTTPMiddleware``, which hides ``http.disconnect`` from streaming routes).
 
 - request ids: ``X-Request-ID`` accepted (or made) and returned;
-- body limit: a body over ``max_body_bytes`` gets a 413 in the OpenAI envelope before it is read whole;
+- body limit: a body over ``max_body_bytes`` gets a 413 (in the path's dialect) before it is read whole;
 - paths: repeated slashes collapse (some UIs join a base URL ending in ``/`` with ``/models``: ``/v1//models``).
 """
 
@@ -13,7 +13,8 @@ import secrets
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from claude_code_api.http.errors import envelope, send_error
+from claude_code_api.errors import RequestTooLarge
+from claude_code_api.http.errors import ErrorDialects, send_api_error
 
 
 class RequestIdMiddleware:
@@ -41,9 +42,10 @@ class RequestIdMiddleware:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, dialects: ErrorDialects) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.dialects = dialects
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +54,7 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         seen = 0
 
@@ -68,11 +70,11 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._reject(send)
+            await self._reject(scope, send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send) -> None:
         message = f"The request body is larger than {self.max_bytes} bytes."
-        await send_error(send, 413, envelope(message, "invalid_request_error", None, "request_too_large"))
+        await send_api_error(self.dialects, scope, send, RequestTooLarge(message))
 
 
 class _TooLarge(StarletteHTTPException):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from claude_code_api.ops.keys import KeyRing
-from claude_code_api.ops.limits import AsyncLease, AsyncLimiter, InlineLimiter, MemoryLimiter
+from claude_code_api.ops.limits import AsyncLimiter, InlineLimiter, MemoryLimiter
 from claude_code_api.ops.logs import log_request
 from claude_code_api.ops.metrics import Metrics
 from claude_code_api.ops.redis_store import RedisStore
@@ -56,21 +56,21 @@ class Operations:
         self.metrics = Metrics(engine_stats)
         self._finishing: set[asyncio.Future[None]] = set()
 
-    async def finish(self, record: RequestRecord, lease: AsyncLease | None = None) -> None:
-        """Release a request's slot and account for it once it has sent its last byte (or failed).
+    async def finish(self, record: RequestRecord) -> None:
+        """Release a request's concurrency lease and account for it once it has sent its last byte (or failed).
 
         Never raises an accounting failure: the answer is out. Runs shielded in its own task, so the ledger write
         lands even when the request task is being cancelled (client gone, shutdown) mid-write.
         """
-        task = asyncio.ensure_future(self._finish(record, lease))
+        task = asyncio.ensure_future(self._finish(record))
         self._finishing.add(task)
         task.add_done_callback(self._finishing.discard)
         await asyncio.shield(task)
 
-    async def _finish(self, record: RequestRecord, lease: AsyncLease | None) -> None:
+    async def _finish(self, record: RequestRecord) -> None:
         try:
-            if lease is not None:
-                await lease.release()
+            if record.lease is not None:
+                await record.lease.release()
             if record.completed and record.principal is not None:
                 tokens = record.usage.prompt_tokens + record.usage.output_tokens
                 await self.limiter.add_tokens(record.principal, tokens)

@@ -11,8 +11,9 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from claude_code_api.core.events import Completed, Event, ReasoningDelta, TextDelta, TokenUsage, ToolCallStarted
+from claude_code_api.core.events import BlockStarted, Completed, Delta, Event, TextDelta, TokenUsage
 from claude_code_api.ops.keys import Principal
+from claude_code_api.ops.limits import AsyncLease
 from claude_code_api.ops.store import AsyncStore, UsageRow
 
 Tagged = tuple[int, Event]  # (choice index, event), as ``merge_choices`` yields them
@@ -27,6 +28,7 @@ class RequestRecord:
     path: str
     started: float = field(default_factory=time.monotonic)
     principal: Principal | None = None
+    lease: AsyncLease | None = None  # the key's concurrency hold, released by ``Operations.finish``
     route: str = ""
     model: str = ""
     status: int | None = None
@@ -50,7 +52,7 @@ class RequestRecord:
         return None if self.first_output_at is None else self.first_output_at - self.started
 
     def observe(self, event: Event) -> None:
-        if self.first_output_at is None and isinstance(event, TextDelta | ReasoningDelta | ToolCallStarted):
+        if self.first_output_at is None and isinstance(event, Delta | BlockStarted):
             self.first_output_at = time.monotonic()
         if isinstance(event, Completed):
             self.completed = True

@@ -18,12 +18,11 @@ from typing import Any
 
 import anyio
 
-from claude_code_api.core.events import Completed, Event
+from claude_code_api.core.events import Event
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
-from claude_code_api.engine.claude.session import LiveSession
 from claude_code_api.engine.claude.turn import TurnRun
 from claude_code_api.errors import CapacityExceeded, EngineUnavailable, Timeout
 from claude_code_api.settings import Settings
@@ -86,26 +85,20 @@ class ClaudeCodeEngine:
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Event]:
         async with self._capacity.slot():
             session = await self._pool.acquire(request)
-            reusable = False
+            turn = TurnRun(session, request)
+            finished = False
             try:
-                async for event in self._run_turn(session, request):
-                    if isinstance(event, Completed):
-                        reusable = True
+                async for event in self._run_turn(turn):
                     yield event
+                finished = True
             finally:
                 # Shielded: a cancelled request (client gone) must still kill its process and clean up.
                 with anyio.CancelScope(shield=True):
-                    if reusable and session.pending_calls:
-                        await self._pool.park(session)  # its turn waits for the client's function results
-                    elif reusable:
-                        await self._pool.release(session, reusable=True)
-                    else:
-                        await self._pool.discard(session)
+                    await self._pool.settle(session, turn.outcome if finished else None)
 
-    async def _run_turn(self, session: LiveSession, request: CompletionRequest) -> AsyncIterator[Event]:
-        turn = TurnRun(session, request)
+    async def _run_turn(self, turn: TurnRun) -> AsyncIterator[Event]:
         await turn.begin()
-        messages = session.messages()
+        messages = turn.session.messages()
         deadline = time.monotonic() + self._settings.timeout
         try:
             while not turn.done:

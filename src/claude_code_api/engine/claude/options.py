@@ -1,4 +1,5 @@
-"""How a Claude Code process is configured for one request configuration (pure: paths and values only).
+"""How a Claude Code process is configured for one request configuration: its flags, environment and private
+files (``SessionPaths.create`` writes the scratch directory and the system prompt file).
 
 Chat mode: no built-in tools, no host settings/hooks/MCP servers, a private scratch cwd, and the system
 prompt in a file (never on argv, where other users could read it). The user's own login keeps working
@@ -148,6 +149,7 @@ def agent_options(
         env=env,
         resume=resume,
         effort=request.effort,  # type: ignore[arg-type]
+        thinking=request.thinking,  # type: ignore[arg-type]
         output_format={"type": "json_schema", "schema": request.output_schema} if request.output_schema else None,
         extra_args=extra_args,
         max_buffer_size=64 * 1024 * 1024,

@@ -30,10 +30,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+from claude_agent_sdk import CLINotFoundError
 
 from claude_code_api.core.request import CompletionRequest, Turn
+from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
-from claude_code_api.engine.claude.session import LiveSession, remove_session_files
+from claude_code_api.engine.claude.session import LiveSession, ProcessState, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
     RESUME_TURN_ENV,
@@ -51,10 +53,12 @@ from claude_code_api.engine.claude.transcript import (
     write_transcript,
 )
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
+from claude_code_api.engine.claude.turn import TurnOutcome
 from claude_code_api.errors import EngineUnavailable
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
+ROOM_WAIT = 5.0  # the longest a spawn waits for retired processes to exit (their transcript is read first)
 
 
 class SessionPool:
@@ -63,6 +67,7 @@ class SessionPool:
         self._idle: dict[str, list[LiveSession]] = {}
         self._busy: set[LiveSession] = set()
         self._parked: dict[LiveSession, float] = {}  # parked process → when it is killed
+        self._retiring: set[LiveSession] = set()  # let go of, its transcript being kept before it is killed
         self._spawning = 0
         self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -102,6 +107,7 @@ class SessionPool:
             "busy": len(self._busy),
             "parked": len(self._parked),
             "spawning": self._spawning,
+            "retiring": len(self._retiring),
             "live": idle + len(self._busy) + len(self._parked),
             "spawned": self.spawned,
             **{f"route_{k}": v for k, v in self.route_counts.items()},
@@ -116,6 +122,7 @@ class SessionPool:
 
     # -- acquire / release -----------------------------------------------------------------------
     async def acquire(self, request: CompletionRequest) -> LiveSession:
+        """A busy process for ``request``: the caller runs its turn, then hands it back with ``settle``."""
         answering = answers_tool_calls(request)
         session = await self._take_parked(request) if answering else None
         if session is None and self._settings.pool_enabled and not answering:
@@ -126,28 +133,71 @@ class SessionPool:
             session = await self._spawn(request, request.history, rerun_prompt=answering)
             self.route_counts[route] += 1
             self._schedule_spare(request)
-        self._busy.add(session)
+        self._move(session, "busy")
         return session
 
-    async def release(self, session: LiveSession, *, reusable: bool) -> None:
-        if not (reusable and self._settings.pool_enabled and self._settings.pool_max_idle > 0):
+    async def settle(self, session: LiveSession, outcome: TurnOutcome | None) -> None:
+        """A busy process's turn ended: kept idle, parked at client function calls, or (no outcome: the turn
+        failed or was cut short) killed."""
+        if outcome is None:
             await self.discard(session)
             return
-        self._busy.discard(session)
-        self._idle.setdefault(session.key, []).append(session)
-        await self._trim()
+        session.record_answer(outcome.answer, outcome.pending_calls)
+        if session.pending_calls:
+            await self._park(session)
+        elif self._settings.pool_enabled and self._settings.pool_max_idle > 0:
+            self._move(session, "idle")
+            await self._trim()
+        else:
+            await self.discard(session)
 
-    async def park(self, session: LiveSession) -> None:
-        """Keep a process whose turn waits for client function results; the oldest beyond the cap is killed."""
-        self._busy.discard(session)
-        if not (self._settings.pool_enabled and session.tools and session.pending_calls):
-            await session.close(kill=True)
+    async def _park(self, session: LiveSession) -> None:
+        """Keep a process whose turn waits for client function results (bounded by TTL and ``max_processes``)."""
+        if not (self._settings.pool_enabled and session.tools):
+            await self.discard(session)
             return
-        self._parked[session] = time.monotonic() + self._settings.pool_idle_ttl
-        doomed = sorted(self._parked, key=self._parked.__getitem__)[: -self._settings.max_processes]
-        for old in doomed:
-            del self._parked[old]
-            self.transcripts.retire(old)
+        self._move(session, "parked")
+        await self._make_room(0)
+
+    def _move(self, session: LiveSession, state: ProcessState) -> None:
+        """The one place a live process changes state (and container)."""
+        self._busy.discard(session)
+        self._parked.pop(session, None)
+        self._retiring.discard(session)
+        group = self._idle.get(session.key, [])
+        if session in group:
+            group.remove(session)
+        session.state = state
+        if state == "retiring" and not session.closed:
+            self._retiring.add(session)
+        elif state == "busy":
+            self._busy.add(session)
+        elif state == "idle":
+            self._idle.setdefault(session.key, []).append(session)
+        elif state == "parked":
+            self._parked[session] = time.monotonic() + self._settings.pool_idle_ttl
+
+    def _retire(self, session: LiveSession) -> None:
+        """Let an idle or parked process go; its transcript is kept, so its conversation can still be resumed."""
+        self._move(session, "retiring")
+        self.transcripts.retire(session, closed=lambda: self._retiring.discard(session))
+
+    def live_count(self) -> int:
+        """Every Claude Code process alive or being started: busy, idle, parked, retiring and spawning."""
+        idle = sum(len(g) for g in self._idle.values())
+        return idle + len(self._busy) + len(self._parked) + len(self._retiring) + self._spawning
+
+    async def _make_room(self, needed: int) -> None:
+        """Retire the least recently used idle or parked processes until ``needed`` more fit under
+        ``max_processes``, which caps every live Claude Code process, and wait (briefly) for them to go."""
+        spare = sorted([*(s for g in self._idle.values() for s in g), *self._parked], key=lambda s: s.last_used)
+        while spare and self.live_count() + needed > self._settings.max_processes:
+            self._retire(spare.pop(0))
+        deadline = time.monotonic() + ROOM_WAIT
+        while self._retiring and self.live_count() + needed > self._settings.max_processes:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
 
     async def _take_parked(self, request: CompletionRequest) -> LiveSession | None:
         results = tool_results(request.prompt)
@@ -156,11 +206,11 @@ class SessionPool:
         for session in list(self._parked):
             if set(session.pending_calls) != set(results):
                 continue
-            del self._parked[session]
-            if session.key != request.config_key() or session.turns != list(request.history):
+            if session.key != config_key(request) or session.turns != list(request.history):
                 # The client changed the conversation around the calls: the parked turn no longer fits.
-                self.transcripts.retire(session)
+                self._retire(session)
                 return None
+            self._move(session, "busy")
             session.adopt(request.prompt, results)
             self.route_counts["tool_continue"] += 1
             return session
@@ -170,10 +220,10 @@ class SessionPool:
         try:
             await session.close(kill=True)
         finally:
-            self._busy.discard(session)  # only now, so that shutdown can wait for this cleanup
+            self._move(session, "retiring")  # only now, so that shutdown can wait for this cleanup
 
     async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
-        group = self._idle.get(request.config_key(), [])
+        group = self._idle.get(config_key(request), [])
         best: tuple[tuple[bool, int], LiveSession, int] | None = None
         for session in group:
             point = session.rewind_point(request.history)
@@ -185,13 +235,16 @@ class SessionPool:
         if best is None:
             return None
         (exact, _), session, point = best
-        group.remove(session)
+        self._move(session, "busy")  # from here on, whatever happens, it is accounted for and cleaned up
         try:
             await session.rewind(point)
-        except Exception:  # a process that cannot rewind is replaced, never reused stale
+        except BaseException as exc:  # a process that cannot rewind is replaced, never reused stale
+            with anyio.CancelScope(shield=True):
+                await self.discard(session)
+            if not isinstance(exc, Exception):
+                raise  # the request was cancelled (client gone) while the process was rewound
             log.warning("session %s: rewind failed; starting a new process", session.id, exc_info=True)
             self.route_counts["rewind_failed"] += 1
-            await session.close(kill=True)
             return None
         self.route_counts["reuse" if exact else "rewind"] += 1
         return session
@@ -200,6 +253,7 @@ class SessionPool:
     async def _spawn(
         self, request: CompletionRequest, history: Sequence[Turn], *, rerun_prompt: bool = False
     ) -> LiveSession:
+        await self._make_room(1)
         self._spawning += 1
         try:
             return await self._connect_new(request, history, rerun_prompt)
@@ -218,11 +272,11 @@ class SessionPool:
         if not history:
             return await self._start_process(request, (), resume=False)
         held = [*history, request.prompt] if rerun_prompt else list(history)
-        stored = await self.transcripts.find(history, request.config_key())
+        stored = await self.transcripts.find(history, config_key(request))
         if stored is not None:
             try:
                 session = await self._resume(request, held, rerun_prompt, stored)
-            except EngineUnavailable:
+            except TranscriptRefused:
                 log.warning("resuming a stored transcript failed; building one from the messages", exc_info=True)
                 self.route_counts["stored_resume_failed"] += 1
             else:
@@ -230,12 +284,11 @@ class SessionPool:
                 return session
         try:
             return await self._resume(request, held, rerun_prompt)
-        except EngineUnavailable:
+        except TranscriptRefused:
             log.warning("resuming a transcript failed; falling back to a flattened history", exc_info=True)
             self.route_counts["resume_failed"] += 1
         session = await self._start_process(request, (), resume=False)
-        session.preamble = flatten_history(history)
-        session.tail_unknown = True  # it holds the history only as text: never matched turn for turn
+        session.hold_as_text(flatten_history(history))
         self.route_counts["flattened"] += 1
         return session
 
@@ -244,7 +297,7 @@ class SessionPool:
     ) -> LiveSession:
         session = await self._start_process(request, held, resume=True, rerun=rerun, stored=stored)
         if rerun:
-            session.submitted = "rerun"
+            session.expect_rerun()
         return session
 
     async def _start_process(
@@ -270,12 +323,16 @@ class SessionPool:
             uuids = transcript.uuids
         if rerun:
             options.env.update(RESUME_TURN_ENV if stored is not None else {**RESUME_TURN_ENV, **BUILT_RESUME_TURN_ENV})
-        session = LiveSession(request.config_key(), options, paths.root, projects, tools)
+        session = LiveSession(config_key(request), options, paths.root, projects, tools)
         try:
             await session.connect(history, uuids)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await session.close(kill=True)
+            if isinstance(exc, CLINotFoundError):
+                raise EngineUnavailable(f"Claude Code cannot start: {exc}", code="cli_not_found") from exc
+            if isinstance(exc, Exception) and resume:
+                raise TranscriptRefused(f"Claude Code did not resume the transcript: {exc}") from exc
             if isinstance(exc, Exception):
                 raise EngineUnavailable(f"Claude Code failed to start: {exc}") from exc
             raise
@@ -298,6 +355,7 @@ class SessionPool:
         if (
             not (settings.pool_enabled and settings.pool_prestart)
             or idle_total + self._spawning >= settings.pool_max_idle
+            or self.live_count() >= settings.max_processes
         ):
             return
         task = asyncio.create_task(self._start_spare(request))
@@ -310,7 +368,7 @@ class SessionPool:
         except Exception:  # a spare is an optimisation; the next request spawns its own
             log.warning("could not start a spare Claude Code process", exc_info=True)
             return
-        self._idle.setdefault(session.key, []).append(session)
+        self._move(session, "idle")
         await self._trim()
 
     # -- limits ----------------------------------------------------------------------------------
@@ -327,25 +385,22 @@ class SessionPool:
         doomed += everyone[:excess]
         doomed += over_memory(everyone[excess:], settings.pool_max_memory_mb)
         for session in doomed:
-            group = self._idle.get(session.key, [])
-            if session in group:
-                group.remove(session)
-            self.transcripts.retire(session)
+            self._retire(session)
 
     async def _reap_forever(self) -> None:
         while True:
             await asyncio.sleep(min(5.0, self._settings.pool_idle_ttl))
             cutoff = time.monotonic() - self._settings.pool_idle_ttl
             expired = [s for s, deadline in self._parked.items() if deadline < time.monotonic()]
+            expired += [s for g in self._idle.values() for s in g if s.last_used < cutoff]
             for session in expired:
-                del self._parked[session]
-                self.transcripts.retire(session)
-            for group in self._idle.values():
-                for session in [s for s in group if s.last_used < cutoff]:
-                    group.remove(session)
-                    self.transcripts.retire(session)
+                self._retire(session)
             with contextlib.suppress(Exception):
                 await self.transcripts.maybe_prune()
+
+
+class TranscriptRefused(EngineUnavailable):
+    """Claude Code started but would not resume the transcript it was given (the next route may still work)."""
 
 
 def over_memory(idle_oldest_first: Sequence[LiveSession], ceiling_mb: int) -> list[LiveSession]:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
@@ -57,8 +57,15 @@ async def _no_input() -> AsyncIterator[dict[str, Any]]:
     yield {}  # pragma: no cover - makes this an async generator
 
 
+ProcessState = Literal["busy", "idle", "parked", "retiring"]
+
+
 class LiveSession:
-    """A connected process bound to one configuration key."""
+    """A connected process bound to one configuration key, and the conversation it holds.
+
+    Its ``state`` is the pool's to change (``SessionPool._move``); the conversation record changes only through
+    its own methods: ``send``, ``adopt``, ``hold_as_text``, ``expect_rerun``, ``record_answer`` and ``rewind``.
+    """
 
     def __init__(
         self, key: str, options: ClaudeAgentOptions, root: Path, projects_dir: Path, tools: ClientTools | None = None
@@ -74,13 +81,13 @@ class LiveSession:
         self.tail_unknown = False  # the process holds more than ``turns`` (an interrupted answer)
         self.preamble: tuple[Block, ...] = ()  # sent before the next prompt's blocks (flattened history)
         self.last_used = time.monotonic()
-        self.turns_served = 0
         self.closed = False
+        self.state: ProcessState = "busy"
         self.tools = tools
         # The CLI already works on the next request's prompt: "continue" (results went into a parked turn) or
         # "rerun" (a resumed transcript ends with the prompt); "" means the prompt must be sent.
         self.submitted = ""
-        self.pending_calls: list[str] = []  # client function calls this process waits for (parked)
+        self.pending_calls: tuple[str, ...] = ()  # client function calls this process waits for (parked)
 
     @property
     def pid(self) -> int | None:
@@ -119,19 +126,31 @@ class LiveSession:
         self.turns.append(prompt)
         self.turn_uuids.append("")  # the CLI files tool results under uuids of its own; no rewind lands there
         self.tail_unknown = True
-        self.pending_calls = []
+        self.pending_calls = ()
         self.submitted = "continue"
+
+    def hold_as_text(self, preamble: Sequence[Block]) -> None:
+        """The process starts without history; ``preamble`` (the history flattened) goes before the next prompt,
+        so it holds the history only as text and is never matched turn for turn."""
+        self.preamble = tuple(preamble)
+        self.tail_unknown = True
+
+    def expect_rerun(self) -> None:
+        """The resumed transcript ends with the next request's prompt, which the CLI re-runs at start-up."""
+        self.submitted = "rerun"
 
     def messages(self) -> AsyncGenerator[Any, None]:
         return self.client.receive_messages()  # type: ignore[return-value]
 
-    def record_answer(self, answer: Turn | None) -> None:
-        """After a turn: the process now holds ``answer`` (None: it holds something the client won't echo)."""
+    def record_answer(self, answer: Turn | None, pending_calls: Sequence[str] = ()) -> None:
+        """After a turn: the process now holds ``answer`` (None: it holds something the client won't echo), and
+        waits for the results of ``pending_calls``."""
         if answer is not None:
             self.turns.append(answer)
             self.turn_uuids.append("")
             self.tail_unknown = False
-        self.turns_served += 1
+        self.submitted = ""
+        self.pending_calls = tuple(pending_calls)
         self.last_used = time.monotonic()
 
     def rewind_point(self, history: Sequence[Turn]) -> int | None:

@@ -19,7 +19,7 @@ from claude_agent_sdk.types import McpSdkServerConfig, PermissionResult
 from mcp.server import Server
 from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, PaginatedRequestParams, Tool
 
-from claude_code_api.core.request import Block, CompletionRequest, ToolSpec, Turn
+from claude_code_api.core.request import Block, CompletionRequest, ToolChoice, ToolSpec, Turn
 from claude_code_api.engine.claude.translate import CLIENT_TOOL_PREFIX
 
 SERVER_NAME = "fn"
@@ -132,14 +132,16 @@ def _cli_block(block: Block, names: set[str]) -> Block:
     return block
 
 
-def tool_choice_instruction(choice: str) -> str:
-    """Claude Code has no tool_choice flag; ``required`` and a named function become a system prompt rule."""
-    if choice == "required":
-        return "You must answer by calling one or more of the provided functions, not with text alone."
-    if choice.startswith("function:"):
-        name = choice.split(":", 1)[1]
-        return f"You must answer by calling the function {CLIENT_TOOL_PREFIX}{name}, not with text alone."
-    return ""
+def tool_choice_instruction(choice: ToolChoice) -> str:
+    """Claude Code has no tool_choice flag; ``any``, a named tool and no parallel calls become system prompt rules."""
+    rules = []
+    if choice.mode == "any":
+        rules.append("You must answer by calling one or more of the provided functions, not with text alone.")
+    if choice.mode == "tool" and choice.name:
+        rules.append(f"You must answer by calling the function {CLIENT_TOOL_PREFIX}{choice.name}, not with text alone.")
+    if choice.disable_parallel_tool_use:
+        rules.append("Call at most one function per answer.")
+    return " ".join(rules)
 
 
 def system_prompt(request: CompletionRequest) -> str:

@@ -204,11 +204,14 @@ class TranscriptKeeper:
             log.warning("transcript store: load failed", exc_info=True)
             return None
 
-    def retire(self, session: LiveSession) -> None:
-        """Close a process the pool lets go of in good state, keeping its transcript first (in the background)."""
+    def retire(self, session: LiveSession, closed: Callable[[], None] | None = None) -> None:
+        """Close a process the pool lets go of in good state, keeping its transcript first (in the background);
+        ``closed`` is called once the process is gone."""
         task = asyncio.create_task(self.keep_and_close(session))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if closed is not None:
+            task.add_done_callback(lambda _: closed())
 
     async def keep_and_close(self, session: LiveSession) -> None:
         try:

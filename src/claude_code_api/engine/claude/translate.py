@@ -13,26 +13,20 @@ from typing import Any
 from claude_agent_sdk import ResultMessage, StreamEvent
 
 from claude_code_api.core.events import (
+    BlockStarted,
+    BlockStopped,
     Completed,
     Event,
-    FinishReason,
-    ReasoningDelta,
+    MessageStarted,
+    SignatureDelta,
+    StopReason,
     TextDelta,
+    ThinkingDelta,
     TokenUsage,
-    ToolCallArguments,
-    ToolCallStarted,
+    ToolInputDelta,
 )
 from claude_code_api.errors import ApiError, NotLoggedIn, OutputInvalid, UpstreamError
 
-STOP_REASONS: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
 CLIENT_TOOL_PREFIX = "mcp__fn__"
 STRUCTURED_OUTPUT_TOOL = "StructuredOutput"
 
@@ -63,16 +57,21 @@ def error_from_result(result: ResultMessage) -> ApiError:
 class TurnTranslator:
     """Feed it every SDK message of one turn; it returns the events to emit.
 
-    ``structured`` buffers nothing and emits nothing for tool input: the JSON answer comes from the
-    result's ``structured_output`` once Claude Code has validated it against the schema.
+    A turn may make several upstream calls (each numbers its content blocks from 0); the answer the client sees
+    numbers the blocks it shows in one sequence. Shown are text (not with ``structured``: the JSON answer comes
+    from the result's ``structured_output`` once Claude Code has validated it), thinking with its signature (with
+    ``show_thinking``) and calls of the client's functions; Claude Code's own tool calls are not.
     """
 
-    want_reasoning: bool = False
+    show_thinking: bool = False
     structured: bool = False
     continued: bool = False  # a parked turn going on: the result's usage also counts the earlier legs
+    model: str = ""
     tool_calls: int = 0
     result: ResultMessage | None = None
-    _block_tools: dict[int, int] = field(default_factory=dict)  # content block index → OpenAI tool index
+    next_index: int = 0  # the answer's next block index
+    _leg_blocks: dict[int, int] = field(default_factory=dict)  # this call's block index → the answer's
+    started: bool = False
     saw_client_tool_stop: bool = False
     stream_usage: TokenUsage = field(default_factory=TokenUsage)  # this leg's upstream calls only
     last_stop_reason: str | None = None  # of the latest API response in this turn
@@ -81,7 +80,7 @@ class TurnTranslator:
     @property
     def hit_max_tokens(self) -> bool:
         """Claude stopped at max_tokens. Claude Code would then retry with "resume" nudges (3 more requests,
-        then an error), so the engine interrupts it and reports ``length`` as the API would."""
+        then an error), so the engine interrupts it and reports ``max_tokens`` as the API would."""
         return self.max_tokens_hit
 
     def feed(self, message: object) -> list[Event]:
@@ -97,11 +96,11 @@ class TurnTranslator:
             return self._block_start(event.get("index", 0), event.get("content_block") or {})
         if kind == "content_block_delta":
             return self._block_delta(event.get("index", 0), event.get("delta") or {})
+        if kind == "content_block_stop":
+            index = self._leg_blocks.get(event.get("index", 0))
+            return [BlockStopped(index)] if index is not None and not self.max_tokens_hit else []
         if kind == "message_start":
-            self._block_tools = {}
-            # Output tokens are counted once, from message_delta; message_start carries only a placeholder.
-            start = usage_from_result((event.get("message") or {}).get("usage"))
-            self.stream_usage = self.stream_usage + replace(start, output_tokens=0)
+            return self._message_start(event)
         if kind == "message_delta":
             output = int((event.get("usage") or {}).get("output_tokens") or 0)
             self.stream_usage = replace(self.stream_usage, output_tokens=self.stream_usage.output_tokens + output)
@@ -111,30 +110,59 @@ class TurnTranslator:
                 self.saw_client_tool_stop = True
         return []
 
-    def _block_start(self, index: int, block: dict[str, Any]) -> list[Event]:
-        name = str(block.get("name", ""))
-        if block.get("type") != "tool_use" or not name.startswith(CLIENT_TOOL_PREFIX):
+    def _message_start(self, event: dict[str, Any]) -> list[Event]:
+        self._leg_blocks = {}
+        # Output tokens are counted once, from message_delta; message_start carries only a placeholder.
+        start = replace(usage_from_result((event.get("message") or {}).get("usage")), output_tokens=0)
+        self.stream_usage = self.stream_usage + start
+        if self.started:
             return []
-        openai_index = self.tool_calls
-        self.tool_calls += 1
-        self._block_tools[index] = openai_index
-        return [ToolCallStarted(openai_index, str(block.get("id", "")), name[len(CLIENT_TOOL_PREFIX) :])]
+        self.started = True
+        return [MessageStarted(start)]
 
-    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[Event]:
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[Event]:
         if self.max_tokens_hit:
+            return []
+        kind = block.get("type")
+        name = str(block.get("name", ""))
+        if kind == "text" and not self.structured:
+            return [self._open(index, BlockStarted(self.next_index, "text"))]
+        if kind == "thinking" and self.show_thinking:
+            return [self._open(index, BlockStarted(self.next_index, "thinking"))]
+        if kind == "redacted_thinking" and self.show_thinking:
+            data = str(block.get("data", ""))
+            return [self._open(index, BlockStarted(self.next_index, "redacted_thinking", data=data))]
+        if kind == "tool_use" and name.startswith(CLIENT_TOOL_PREFIX):
+            self.tool_calls += 1
+            started = BlockStarted(
+                self.next_index, "tool_use", str(block.get("id", "")), name[len(CLIENT_TOOL_PREFIX) :]
+            )
+            return [self._open(index, started)]
+        return []
+
+    def _open(self, leg_index: int, started: BlockStarted) -> BlockStarted:
+        self._leg_blocks[leg_index] = started.index
+        self.next_index += 1
+        return started
+
+    def _block_delta(self, leg_index: int, delta: dict[str, Any]) -> list[Event]:
+        index = self._leg_blocks.get(leg_index)
+        if self.max_tokens_hit or index is None:
             return []  # a retry Claude Code may start before the engine's interrupt lands is not the answer
         kind = delta.get("type")
-        if kind == "text_delta" and delta.get("text") and not self.structured:
-            return [TextDelta(delta["text"])]
-        if kind == "thinking_delta" and self.want_reasoning and delta.get("thinking"):
-            return [ReasoningDelta(delta["thinking"])]
-        if kind == "input_json_delta" and index in self._block_tools and delta.get("partial_json"):
-            return [ToolCallArguments(self._block_tools[index], delta["partial_json"])]
+        if kind == "text_delta" and delta.get("text"):
+            return [TextDelta(delta["text"], index)]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            return [ThinkingDelta(delta["thinking"], index)]
+        if kind == "signature_delta" and delta.get("signature"):
+            return [SignatureDelta(delta["signature"], index)]
+        if kind == "input_json_delta" and delta.get("partial_json"):
+            return [ToolInputDelta(delta["partial_json"], index)]
         return []
 
     def finish_at_tool_calls(self) -> list[Event]:
         """Ends the response where Claude called client functions, while the turn itself waits for results."""
-        return [Completed("tool_calls", self.stream_usage)]
+        return [Completed("tool_use", self.stream_usage, model=self.model)]
 
     def finish(self) -> list[Event]:
         """Events that close the turn once ``result`` arrived; raises the turn's error if it failed."""
@@ -145,20 +173,36 @@ class TurnTranslator:
         # (reported without a cost), so the turn's cost is counted once, here.
         cost = result.total_cost_usd
         if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
-            return [Completed("tool_calls", usage, cost)]
+            return [Completed("tool_use", usage, cost, model=self.model)]
         if self.max_tokens_hit or self.last_stop_reason == "refusal":
-            # Claude Code reports both as errors; OpenAI clients expect a normal finish with what was said.
-            reason: FinishReason = "length" if self.max_tokens_hit else "content_filter"
-            return [Completed(reason, usage, cost)]
+            # Claude Code reports both as errors; clients expect a normal finish with what was said.
+            reason: StopReason = "max_tokens" if self.max_tokens_hit else "refusal"
+            return [Completed(reason, usage, cost, model=self.model)]
         if result.is_error:
             raise error_from_result(result)
         events: list[Event] = []
         if self.structured:
             if result.structured_output is None:
                 raise OutputInvalid("Claude did not produce JSON that matches the requested schema.")
-            events.append(TextDelta(json.dumps(result.structured_output, ensure_ascii=False)))
-        reason = STOP_REASONS.get(result.stop_reason or "end_turn", "stop")
-        if reason == "tool_calls":
-            reason = "stop"  # Claude Code's own tool use (e.g. structured output), not a client call
-        events.append(Completed(reason, usage, cost))
+            index = self.next_index
+            self.next_index += 1
+            text = json.dumps(result.structured_output, ensure_ascii=False)
+            events += [BlockStarted(index, "text"), TextDelta(text, index), BlockStopped(index)]
+        events.append(Completed(_stop_reason(result.stop_reason), usage, cost, model=self.model))
         return events
+
+
+def _stop_reason(reported: str | None) -> StopReason:
+    if reported in STOP_REASONS:
+        return STOP_REASONS[reported]
+    return "end_turn"  # includes "tool_use": Claude Code's own tool use (e.g. structured output), not a client call
+
+
+STOP_REASONS: dict[str, StopReason] = {
+    "end_turn": "end_turn",
+    "stop_sequence": "stop_sequence",
+    "pause_turn": "pause_turn",
+    "max_tokens": "max_tokens",
+    "model_context_window_exceeded": "model_context_window_exceeded",
+    "refusal": "refusal",
+}

@@ -1,19 +1,30 @@
 """One turn on a live process, between writing the prompt and the ``result``: what to emit and what it leaves.
 
 Owns the stop-sequence cut (which interrupts Claude Code), the ``max_tokens`` interrupt (Claude Code would
-otherwise send "resume" retries), the early end at client function calls (the turn then waits, parked), and
-the record of what the process holds afterwards, as the client will send it back.
+otherwise send "resume" retries), and the early end at client function calls (the turn then waits, parked).
+It does not change the session: it ends with a ``TurnOutcome`` saying what the process now holds, and the pool
+applies it.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 
-from claude_code_api.core.events import Completed, Event, TextDelta, ToolCallArguments, ToolCallStarted
-from claude_code_api.core.request import Block, CompletionRequest, Turn
+from claude_code_api.core.events import BlockStopped, Completed, Event, TextDelta
+from claude_code_api.core.fold import AnswerFold
+from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.core.stop import StopSequenceCutter
 from claude_code_api.engine.claude.session import LiveSession
 from claude_code_api.engine.claude.translate import TurnTranslator, usage_from_result
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """What a finished turn leaves: the answer as the client will send it back (None: the process holds something
+    the client won't echo), and the client function calls it now waits for (parked when not empty)."""
+
+    answer: Turn | None
+    pending_calls: tuple[str, ...] = ()
 
 
 class TurnRun:
@@ -21,16 +32,19 @@ class TurnRun:
         self.session = session
         self.request = request
         # A continued turn was already under way (its earlier legs were reported); a re-run one starts now.
-        continued = session.submitted == "continue"
-        self.translator = TurnTranslator(request.want_reasoning, request.output_schema is not None, continued=continued)
-        self.cutter = StopSequenceCutter(request.stop)
-        self.answer = AnswerRecorder()
+        self.translator = TurnTranslator(
+            show_thinking=request.show_thinking,
+            structured=request.output_schema is not None,
+            continued=session.submitted == "continue",
+            model=request.model,
+        )
+        self.cutter = StopSequenceCutter(request.stop_sequences)
+        self.answer = AnswerFold()
         self.interrupted = False
+        self.outcome: TurnOutcome | None = None
 
     async def begin(self) -> None:
-        if self.session.submitted:  # the CLI already runs this turn: nothing to write on its stdin
-            self.session.submitted = ""
-        else:
+        if not self.session.submitted:  # else the CLI already runs this turn: nothing to write on its stdin
             await self.session.send(self.request.prompt)
 
     @property
@@ -43,16 +57,17 @@ class TurnRun:
 
     def park(self) -> list[Event]:
         """Claude called client functions: the answer ends here, while the turn waits for their results."""
-        self.session.record_answer(self.answer.turn())
-        self.session.pending_calls = self.answer.call_ids()
-        return self.translator.finish_at_tool_calls()
+        events = self.translator.finish_at_tool_calls()
+        self._record(events)
+        calls = tuple(b.id for b in self.answer.of_kind("tool_use"))
+        self.outcome = TurnOutcome(self.answer.as_turn(self.request.client_view), calls)
+        return events
 
     async def feed(self, message: object) -> list[Event]:
         out: list[Event] = []
         for event in self.translator.feed(message):
-            for kept in await self._cut(event):
-                self.answer.add(kept)
-                out.append(kept)
+            out += await self._cut(event)
+        self._record(out)
         if self.translator.hit_max_tokens and not self.interrupted:
             self.interrupted = True
             await self.session.interrupt()
@@ -62,56 +77,35 @@ class TurnRun:
         """Applies the stop sequences; on the first hit, interrupts the CLI (its result still reports usage)."""
         if self.cutter.hit:
             return []
+        if isinstance(event, BlockStopped):
+            tail = self.cutter.flush()  # a text block ends: what was held back for a possible match is text
+            return [TextDelta(tail, event.index), event] if tail else [event]
         if not isinstance(event, TextDelta):
             return [event]
         text = self.cutter.feed(event.text)
         if self.cutter.hit:
             await self.session.interrupt()
-        return [TextDelta(text)] if text else []
+        return [TextDelta(text, event.index)] if text else []
 
     def closing_events(self) -> list[Event]:
-        """After the ``result``: the held-back tail, the finish (or the turn's error), and the record of the turn."""
+        """After the ``result``: the held-back tail and the finish (or the turn's error)."""
         result = self.translator.result
         assert result is not None
         if self.cutter.hit:
-            self.session.record_answer(None)
-            return [Completed("stop", usage_from_result(result.usage), result.total_cost_usd)]
+            usage = usage_from_result(result.usage)
+            events: list[Event] = [
+                Completed("stop_sequence", usage, result.total_cost_usd, self.cutter.matched, self.request.model)
+            ]
+            self.outcome = TurnOutcome(None)
+            return events
         tail = self.cutter.flush()
-        events: list[Event] = [TextDelta(tail)] if tail else []
+        events = [TextDelta(tail, max(self.translator.next_index - 1, 0))] if tail else []
         events += self.translator.finish()
-        for event in events:
-            self.answer.add(event)
+        self._record(events)
         exact = not (self.request.output_schema or self.interrupted)
-        self.session.record_answer(self.answer.turn() if exact else None)
+        self.outcome = TurnOutcome(self.answer.as_turn(self.request.client_view) if exact else None)
         return events
 
-
-class AnswerRecorder:
-    """Rebuilds the assistant turn as the client will send it back in its next request's history."""
-
-    def __init__(self) -> None:
-        self.text: list[str] = []
-        self.calls: dict[int, Block] = {}
-        self.arguments: dict[int, list[str]] = {}
-
-    def add(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self.text.append(event.text)
-        elif isinstance(event, ToolCallStarted):
-            self.calls[event.index] = {"type": "tool_use", "id": event.id, "name": event.name}
-            self.arguments[event.index] = []
-        elif isinstance(event, ToolCallArguments):
-            self.arguments[event.index].append(event.fragment)
-
-    def call_ids(self) -> list[str]:
-        return [str(self.calls[i]["id"]) for i in sorted(self.calls)]
-
-    def turn(self) -> Turn | None:
-        blocks: list[Block] = [{"type": "text", "text": "".join(self.text)}] if "".join(self.text) else []
-        for index in sorted(self.calls):
-            try:
-                arguments = json.loads("".join(self.arguments[index]) or "{}")
-            except json.JSONDecodeError:
-                return None
-            blocks.append({**self.calls[index], "input": arguments})
-        return Turn("assistant", tuple(blocks)) if blocks else None
+    def _record(self, events: list[Event]) -> None:
+        for event in events:
+            self.answer.add(event)

@@ -6,21 +6,21 @@ The history stays role-separated: each OpenAI message becomes a ``Turn`` of Anth
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any
 
+from claude_code_api.core.content import document_block, image_block
 from claude_code_api.core.models import ModelRegistry
-from claude_code_api.core.request import Block, CompletionRequest, ToolSpec, Turn
+from claude_code_api.core.request import Block, CompletionRequest, ToolChoice, ToolSpec, Turn
+from claude_code_api.core.schema_check import check_json_schema
 from claude_code_api.errors import InvalidRequest
-from claude_code_api.protocol.openai_chat import ChatCompletionRequest, ChatMessage
+from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest, ChatMessage
 
-IMAGE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_DATA_URL = re.compile(r"^data:(?P<media>[\w/+.-]+);base64,(?P<data>.*)$", re.DOTALL)
+# What Claude is asked when a conversation has only system messages (e.g. a summarisation prompt template):
+# OpenAI answers those, treating the system text as the instruction.
+SYSTEM_ONLY_PROMPT = "Follow the instructions above."
 # OpenAI's reasoning_effort → Claude Code's --effort (Claude has no "none"/"minimal": the lowest is "low").
 EFFORTS = {
     "none": "low",
@@ -34,7 +34,7 @@ EFFORTS = {
 
 
 def to_completion_request(
-    req: ChatCompletionRequest, registry: ModelRegistry, *, default_system: str, want_reasoning: bool
+    req: ChatCompletionRequest, registry: ModelRegistry, *, default_system: str, show_thinking: bool
 ) -> CompletionRequest:
     model = registry.resolve(req.model)
     system_parts: list[str] = []
@@ -46,6 +46,8 @@ def to_completion_request(
         turn = _to_turn(message, i)
         if turn.blocks:
             _append_merged(turns, turn)
+    if not turns and system_parts:
+        turns.append(Turn("user", ({"type": "text", "text": SYSTEM_ONLY_PROMPT},)))
     if not turns or turns[-1].role != "user":
         raise InvalidRequest(
             "The last message must be a user or tool message (assistant prefill is not supported).", param="messages"
@@ -58,11 +60,12 @@ def to_completion_request(
         prompt=turns[-1],
         max_tokens=req.max_completion_tokens or req.max_tokens,
         effort=_effort(req.reasoning_effort),
-        stop=_stop(req.stop),
+        stop_sequences=_stop(req.stop),
         tools=tools,
         tool_choice=tool_choice,
         output_schema=_output_schema(req.response_format),
-        want_reasoning=want_reasoning,
+        show_thinking=show_thinking,
+        client_view="openai",
     )
 
 
@@ -138,35 +141,32 @@ def _user_blocks(content: str | list[dict[str, Any]] | None, where: str) -> list
             if text:
                 blocks.append({"type": "text", "text": text})
         elif kind in ("image_url", "input_image"):
-            blocks.append(image_block(part, f"{where}[{k}]"))
+            blocks.append(image_block(_image_url(part, f"{where}[{k}]"), f"{where}[{k}].image_url.url"))
+        elif kind == "file":
+            blocks.append(_file_block(part, f"{where}[{k}]"))
         else:
             raise InvalidRequest(f"Content part type '{kind}' is not supported.", param=f"{where}[{k}].type")
     return blocks
 
 
-def image_block(part: dict[str, Any], where: str) -> Block:
-    """``data:`` URLs become base64 image blocks; ``https:`` URLs are passed for Claude to fetch, never fetched here."""
+def _image_url(part: dict[str, Any], where: str) -> str:
     spec = part.get("image_url")
     url = spec.get("url") if isinstance(spec, dict) else spec
     if not isinstance(url, str):
         raise InvalidRequest("An image part needs image_url.url.", param=f"{where}.image_url.url")
-    if url.startswith("https://"):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    match = _DATA_URL.match(url)
-    if not match:
-        raise InvalidRequest("Images must be https: URLs or base64 data: URLs.", param=f"{where}.image_url.url")
-    media = match["media"].lower()
-    if media not in IMAGE_MEDIA_TYPES:
-        allowed = ", ".join(sorted(IMAGE_MEDIA_TYPES))
-        raise InvalidRequest(f"Image type {media} is not supported ({allowed}).", param=f"{where}.image_url.url")
-    data = re.sub(r"\s+", "", match["data"])
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("The image data is not valid base64.", param=f"{where}.image_url.url") from None
-    if len(raw) > MAX_IMAGE_BYTES:
-        raise InvalidRequest(f"Images are limited to {MAX_IMAGE_BYTES} bytes.", param=f"{where}.image_url.url")
-    return {"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}
+    return url
+
+
+def _file_block(part: dict[str, Any], where: str) -> Block:
+    """``{"type": "file", "file": {"filename", "file_data": "data:application/pdf;base64,…"}}`` → a document."""
+    spec = part.get("file")
+    data = spec.get("file_data") if isinstance(spec, dict) else None
+    if not isinstance(data, str):
+        if isinstance(spec, dict) and spec.get("file_id"):
+            raise InvalidRequest("Uploaded file ids are not supported; send file_data.", param=f"{where}.file.file_id")
+        raise InvalidRequest("A file part needs file.file_data as a data: URL.", param=f"{where}.file.file_data")
+    title = spec.get("filename") if isinstance(spec, dict) else None
+    return document_block(data, f"{where}.file.file_data", title=title if isinstance(title, str) else None)
 
 
 def _effort(value: str | None) -> str | None:
@@ -184,7 +184,7 @@ def _stop(value: str | list[str] | None) -> tuple[str, ...]:
     return tuple(s for s in stops if s)
 
 
-def _tools(req: ChatCompletionRequest) -> tuple[tuple[ToolSpec, ...], str]:
+def _tools(req: ChatCompletionRequest) -> tuple[tuple[ToolSpec, ...], ToolChoice]:
     specs = []
     for i, tool in enumerate(req.tools or []):
         where = f"tools[{i}]"
@@ -198,22 +198,31 @@ def _tools(req: ChatCompletionRequest) -> tuple[tuple[ToolSpec, ...], str]:
             raise InvalidRequest(
                 "Function parameters must be a JSON Schema object.", param=f"{where}.function.parameters"
             )
+        check_json_schema(params, f"{where}.function.parameters")
         specs.append(ToolSpec(fn.name, fn.description or "", params))
     if len({s.name for s in specs}) != len(specs):
         raise InvalidRequest("Function names must be unique.", param="tools")
-    choice = _tool_choice(req.tool_choice, {s.name for s in specs})
-    if choice == "none":
-        return (), "none"
-    return tuple(specs), choice if specs else "auto"
+    choice = _tool_choice(req.tool_choice, {s.name for s in specs}, req.parallel_tool_calls)
+    if choice.mode == "none":
+        return (), choice
+    return tuple(specs), choice if specs else ToolChoice()
 
 
-def _tool_choice(value: str | dict[str, Any] | None, names: set[str]) -> str:
-    if value is None or value in ("auto", "none", "required"):
-        return str(value or "auto")
+def _tool_choice(value: str | dict[str, Any] | None, names: set[str], parallel: bool | None) -> ToolChoice:
+    single = parallel is False
+    if value is None or value == "auto":
+        return ToolChoice("auto", disable_parallel_tool_use=single)
+    if value == "none":
+        return ToolChoice("none")
+    if value == "required":
+        return ToolChoice("any", disable_parallel_tool_use=single)
     if isinstance(value, dict) and value.get("type") == "function":
-        name = (value.get("function") or {}).get("name")
+        function = value.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str):
+            raise InvalidRequest("tool_choice.function.name must be a string.", param="tool_choice.function.name")
         if name in names:
-            return f"function:{name}"
+            return ToolChoice("tool", name, disable_parallel_tool_use=single)
         raise InvalidRequest(f"tool_choice names an unknown function '{name}'.", param="tool_choice")
     raise InvalidRequest("tool_choice must be none, auto, required or a function.", param="tool_choice")
 
@@ -225,11 +234,17 @@ def _output_schema(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "object"}
     if kind == "json_schema":
-        schema = (fmt or {}).get("json_schema", {}).get("schema")
+        spec = (fmt or {}).get("json_schema")
+        if not isinstance(spec, dict):
+            raise InvalidRequest(
+                "response_format.json_schema must be an object with a schema.", param="response_format.json_schema"
+            )
+        schema = spec.get("schema")
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise InvalidRequest(
                 "response_format.json_schema.schema must be a JSON Schema of type object.",
                 param="response_format.json_schema.schema",
             )
+        check_json_schema(schema, "response_format.json_schema.schema")
         return schema
     raise InvalidRequest("response_format.type must be text, json_object or json_schema.", param="response_format")

@@ -1,13 +1,12 @@
-"""Async-iterator plumbing for responses: merging ``n`` choices, heart-beats, and racing client disconnects."""
+"""Async-iterator plumbing: merging ``n`` choices, heart-beats, and racing client disconnects (no HTTP here:
+``until_disconnected`` takes any ASGI-style ``receive``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
-from typing import TypeVar
-
-from starlette.requests import Request
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from claude_code_api.core.events import Event
 
@@ -74,13 +73,13 @@ async def with_heartbeat(source: AsyncIterator[T], interval: float) -> AsyncIter
             await aclose()
 
 
-async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+async def until_disconnected(receive: Callable[[], Awaitable[Mapping[str, Any]]], work: Awaitable[T]) -> T:
     """Run ``work`` but cancel it as soon as the client disconnects (Starlette only does that for streams)."""
     task = asyncio.ensure_future(work)
 
     async def watch() -> None:
         while True:
-            message = await request.receive()
+            message = await receive()
             if message["type"] == "http.disconnect":
                 return
 
