@@ -1,6 +1,6 @@
 """Pure-ASGI middleware (not ``BaseHTTPMiddleware``, which hides ``http.disconnect`` from streaming routes).
 
-- request ids: ``X-Request-ID`` accepted (or made) and returned;
+- request ids: ``X-Request-ID`` accepted (or made) and returned, also as ``request-id`` (Anthropic's name);
 - body limit: a body over ``max_body_bytes`` gets a 413 (in the path's dialect) before it is read whole;
 - paths: repeated slashes collapse (some UIs join a base URL ending in ``/`` with ``/models``: ``/v1//models``).
 """
@@ -35,7 +35,8 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode("latin-1"))]
+                ids = [(b"x-request-id", request_id.encode("latin-1")), (b"request-id", request_id.encode("latin-1"))]
+                message["headers"] = [*message["headers"], *ids]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
