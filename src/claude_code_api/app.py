@@ -6,7 +6,7 @@ engine, so every Claude Code process is stopped when the server stops.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -34,7 +34,11 @@ from claude_code_api.settings import Settings
 FRONTENDS: tuple[Callable[[], Frontend], ...] = (openai_chat.frontend, anthropic.frontend)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    frontends: Sequence[Callable[[], Frontend]] = FRONTENDS,
+) -> FastAPI:
     settings = settings or Settings()
     if engine is None:
         from claude_code_api.engine.claude.engine import ClaudeCodeEngine
@@ -45,7 +49,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ops = _operations(settings, engine.stats)
     service = CompletionService(engine, registry, ops)
     state = AppState(settings=settings, engine=engine, models=registry, service=service)
-    frontends = [make() for make in FRONTENDS]
+    mounted = [make() for make in frontends]
     dialects = ErrorDialects()
 
     @asynccontextmanager
@@ -60,14 +64,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="claude-code-api", version=__version__, lifespan=lifespan, redirect_slashes=False)
     app.state.api = state
     app.state.ops = ops
-    for frontend in frontends:
+    for frontend in mounted:
         app.include_router(frontend.router)
         dialects.register(frontend.prefixes, frontend.errors)
     for router in (models.router, health.router, admin.router, metrics.router):
         app.include_router(router)
     dialects.endpoints = _endpoints(app)
     install_error_handlers(app, dialects)
-    install_openapi(app, [m for f in frontends for m in f.body_models])
+    install_openapi(app, [m for f in mounted for m in f.body_models])
     # Innermost of ours: CORS answers pre-flights before auth, and 401s still carry X-Request-ID.
     app.add_middleware(AccessMiddleware, ops=ops, dialects=dialects)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, dialects=dialects)

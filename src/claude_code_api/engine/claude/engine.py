@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+from claude_agent_sdk import ClaudeSDKError, CLIJSONDecodeError, CLINotFoundError
 
 from claude_code_api.core.events import Event
 from claude_code_api.core.request import CompletionRequest
@@ -91,6 +92,8 @@ class ClaudeCodeEngine:
                 async for event in self._run_turn(turn):
                     yield event
                 finished = True
+            except ClaudeSDKError as exc:  # the one seam where the SDK's errors become the server's own
+                raise process_failure(exc) from exc
             finally:
                 # Shielded: a cancelled request (client gone) must still kill its process and clean up.
                 with anyio.CancelScope(shield=True):
@@ -153,6 +156,16 @@ class ClaudeCodeEngine:
             status = {}
         self._auth_cache = (now, status)
         return dict(status)
+
+
+def process_failure(exc: ClaudeSDKError) -> EngineUnavailable:
+    """A Claude Code process that died or broke its protocol mid-answer: the client may retry (503)."""
+    log.warning("Claude Code failed mid-answer: %s", exc)
+    if isinstance(exc, CLINotFoundError):
+        return EngineUnavailable(f"Claude Code cannot start: {exc}", code="cli_not_found")
+    if isinstance(exc, CLIJSONDecodeError):
+        return EngineUnavailable("Claude Code sent output that is not its protocol; the answer was abandoned.")
+    return EngineUnavailable("Claude Code exited before it finished the answer.", code="process_exited")
 
 
 async def _run_cli(cli: str, *args: str, env: dict[str, str]) -> str:
