@@ -120,7 +120,7 @@ def test_structured_output_becomes_one_text_block():
 
 def test_the_lifecycle_makes_implicit_blocks_explicit():
     lifecycle = BlockLifecycle()
-    fed = [TextDelta("a"), TextDelta("b"), BlockStarted(1, "tool_use", "t", "f"), ToolInputDelta("{}", 1)]
+    fed: list[Event] = [TextDelta("a"), TextDelta("b"), BlockStarted(1, "tool_use", "t", "f"), ToolInputDelta("{}", 1)]
     out = [e for event in [*fed, Completed("tool_use", TokenUsage())] for e in lifecycle.feed(event)]
     assert out == [
         BlockStarted(0, "text"),
@@ -136,7 +136,7 @@ def test_the_lifecycle_makes_implicit_blocks_explicit():
 
 def test_the_fold_records_the_turn_each_dialect_sends_back():
     fold = AnswerFold()
-    for event in [
+    events: list[Event] = [
         BlockStarted(0, "thinking"),
         ThinkingDelta("hmm", 0),
         SignatureDelta("SIG", 0),
@@ -144,7 +144,8 @@ def test_the_fold_records_the_turn_each_dialect_sends_back():
         TextDelta("Hi", 1),
         BlockStarted(2, "tool_use", "toolu_1", "get"),
         ToolInputDelta('{"a": 1}', 2),
-    ]:
+    ]
+    for event in events:
         fold.add(event)
     call = {"type": "tool_use", "id": "toolu_1", "name": "get", "input": {"a": 1}}
     openai = fold.as_turn("openai")
