@@ -22,6 +22,7 @@ from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
 from claude_code_api.core.request import Block, Turn
+from claude_code_api.engine.claude.exact_env import exact_env
 from claude_code_api.engine.claude.tools import ClientTools
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,15 @@ _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
 class _KillableTransport(SubprocessCLITransport):
-    """The SDK's transport, plus: the child dies with the server (even on SIGKILL), and an instant kill.
+    """The SDK's transport, plus: the child dies with the server (even on SIGKILL), an instant kill, and an
+    environment that is exactly ``options.env`` (see ``exact_env.py``).
 
     ``setpriv --pdeathsig KILL`` (util-linux) execs the CLI in place, so the pid stays the CLI's own.
     """
+
+    async def connect(self) -> None:
+        with exact_env(self._options.env):
+            await super().connect()
 
     def _build_command(self) -> list[str]:
         command = super()._build_command()
