@@ -26,6 +26,7 @@ from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.session import LiveSession
 from claude_code_api.engine.claude.turn import TurnRun
 from claude_code_api.errors import CapacityExceeded, EngineUnavailable, Timeout
+from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ClaudeCodeEngine:
         self._auth_cache: tuple[float, dict[str, Any]] | None = None
 
     async def start(self) -> None:
-        self._settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self._settings.data_dir)
         await self._pool.start()
 
     async def aclose(self) -> None:

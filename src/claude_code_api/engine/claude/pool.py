@@ -52,6 +52,7 @@ from claude_code_api.engine.claude.transcript import (
 )
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.errors import EngineUnavailable
+from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class SessionPool:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        sweep_leftovers(self._settings.data_dir / "sessions", config_dir(base_env(self._settings)))
+        sessions_dir = ensure_private_dir(self._settings.data_dir / "sessions")
+        sweep_leftovers(sessions_dir, config_dir(base_env(self._settings)))
         await self.transcripts.start()
         if self._settings.pool_enabled or self.transcripts.enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
