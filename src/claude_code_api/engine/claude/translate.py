@@ -22,6 +22,7 @@ from claude_code_api.core.events import (
     ToolCallArguments,
     ToolCallStarted,
 )
+from claude_code_api.engine.claude.upstream_text import without_addresses
 from claude_code_api.errors import ApiError, NotLoggedIn, OutputInvalid, UpstreamError
 
 STOP_REASONS: dict[str, FinishReason] = {
@@ -50,7 +51,7 @@ def usage_from_result(usage: dict[str, Any] | None) -> TokenUsage:
 
 
 def error_from_result(result: ResultMessage) -> ApiError:
-    text = (result.result or "; ".join(result.errors or []) or result.subtype).strip()
+    text = without_addresses(result.result or "; ".join(result.errors or []) or result.subtype)
     if "Not logged in" in text or "/login" in text:
         return NotLoggedIn(text)
     status = result.api_error_status
