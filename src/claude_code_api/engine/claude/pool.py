@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections import Counter
@@ -33,7 +34,7 @@ import anyio
 
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
-from claude_code_api.engine.claude.session import LiveSession, remove_session_files
+from claude_code_api.engine.claude.session import LiveSession, cli_session_cwd, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
     RESUME_TURN_ENV,
@@ -379,8 +380,30 @@ def resident_mb(pid: int | None) -> float:
 
 
 def sweep_leftovers(sessions_dir: Path, cli_config_dir: Path) -> None:
-    """Remove what a previous run could not (it was killed): scratch dirs and the transcripts filed for them."""
+    """Remove what a previous run could not (it was killed): scratch dirs, the transcripts filed for them, and the
+    CLI's ``sessions/<pid>.json`` of its processes that are gone."""
+    sweep_cli_session_files(cli_config_dir / "sessions", sessions_dir)
     if not sessions_dir.is_dir():
         return
     for root in sessions_dir.iterdir():
         remove_session_files(root, cli_config_dir / "projects" / project_slug(root / "cwd"))
+
+
+def sweep_cli_session_files(cli_sessions: Path, sessions_dir: Path) -> None:
+    """Remove each ``<pid>.json`` whose process ran in one of our scratch dirs and is no longer alive; a file of a
+    live process, or of a Claude Code session the server did not start (a shared config dir), stays."""
+    ours = str(sessions_dir.resolve()) + os.sep
+    for path in cli_sessions.glob("*.json"):
+        cwd = cli_session_cwd(path)
+        if path.stem.isdigit() and cwd is not None and cwd.startswith(ours) and not _alive(int(path.stem)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

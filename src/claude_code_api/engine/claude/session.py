@@ -9,6 +9,7 @@ departed client must stop costing tokens within a second; the SDK's own close wa
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import sys
@@ -182,6 +183,7 @@ class LiveSession:
         if self.closed:
             return
         self.closed = True
+        pid = self.pid  # the SDK forgets its process on disconnect
         if kill:
             self.kill()
         try:
@@ -190,10 +192,35 @@ class LiveSession:
             log.warning("session %s: disconnect failed", self.id, exc_info=True)
         finally:
             # Even when shutdown cancels the disconnect: the process is already killed, so its files can go.
-            remove_session_files(self.root, self.projects_dir)
+            remove_session_files(self.root, self.projects_dir, pid)
 
 
-def remove_session_files(root: Path, projects_dir: Path) -> None:
-    """A session's scratch directory and the transcripts the CLI filed for it under the config dir."""
+def remove_session_files(root: Path, projects_dir: Path, pid: int | None = None) -> None:
+    """A session's scratch directory, the transcripts the CLI filed for it under the config dir and, given the
+    (ended) process's pid, the CLI's ``sessions/<pid>.json``, which the CLI itself never removes."""
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(projects_dir, ignore_errors=True)
+    if pid is not None:
+        remove_cli_session_file(cli_sessions_dir(projects_dir), pid, root / "cwd")
+
+
+def cli_sessions_dir(projects_dir: Path) -> Path:
+    """``<config dir>/sessions``, next to ``<config dir>/projects/<slug>``."""
+    return projects_dir.parent.parent / "sessions"
+
+
+def cli_session_cwd(path: Path) -> str | None:
+    """The cwd recorded in a CLI ``sessions/<pid>.json`` file (None: unreadable, or not such a file)."""
+    try:
+        cwd = json.loads(path.read_text(encoding="utf-8")).get("cwd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return cwd if isinstance(cwd, str) else None
+
+
+def remove_cli_session_file(sessions_dir: Path, pid: int, cwd: Path) -> None:
+    """Remove ``sessions_dir/<pid>.json`` if it is the file of the process that ran in ``cwd``: the pid may
+    already belong to someone else's Claude Code (a shared config dir), whose file must stay."""
+    path = sessions_dir / f"{pid}.json"
+    if cli_session_cwd(path) in (str(cwd), str(cwd.resolve())):
+        path.unlink(missing_ok=True)
