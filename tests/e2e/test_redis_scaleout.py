@@ -26,9 +26,7 @@ from claude_code_api.testing.redis_server import RedisServer
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(
-        not redis_server.available(), reason="redis-server is not installed (apt-get install redis-server)"
-    ),
+    pytest.mark.skipif(not redis_server.available(), reason="redis-server not found (the dev dependencies bring one)"),
 ]
 MODEL = "claude-sonnet-4"
 ADMIN = "adm-" + uuid.uuid4().hex

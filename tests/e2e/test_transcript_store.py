@@ -169,7 +169,7 @@ def test_a_stored_transcript_the_cli_refuses_falls_back_to_a_built_one(make_serv
     assert [role for role, _ in requests_with(upstream, f"{marker} after")[-1].turns()] == ["user", "assistant", "user"]
 
 
-@pytest.mark.skipif(not redis_server.available(), reason="redis-server is not installed")
+@pytest.mark.skipif(not redis_server.available(), reason="redis-server not found (the dev dependencies bring one)")
 def test_with_redis_another_replica_resumes_the_real_transcript(make_server, upstream, marker, tmp_path):
     with RedisServer(tmp_path / "redis") as redis:
         first = make_server(pool_prestart=False, redis_url=redis.url)

@@ -66,7 +66,11 @@ THINKING = (
     ],
 )
 TEXT = ("text", {"type": "text", "text": ""}, [{"type": "text_delta", "text": "Hi"}])
-OWN_TOOL = ("tool", {"type": "tool_use", "id": "toolu_x", "name": "StructuredOutput"}, [])
+OWN_TOOL: tuple[str, dict[str, Any], list[dict[str, Any]]] = (
+    "tool",
+    {"type": "tool_use", "id": "toolu_x", "name": "StructuredOutput"},
+    [],
+)
 CLIENT_TOOL = (
     "tool",
     {"type": "tool_use", "id": "toolu_1", "name": "mcp__fn__get"},
@@ -101,14 +105,15 @@ def test_thinking_is_not_shown_unless_asked_and_client_tool_calls_keep_claudes_i
     assert BlockStarted(1, "tool_use", "toolu_1", "get") in events
     assert [e for e in events if isinstance(e, ToolInputDelta)] == [ToolInputDelta('{"a":', 1), ToolInputDelta("1}", 1)]
     assert translator.saw_client_tool_stop
-    assert translator.finish_at_tool_calls()[0].stop_reason == "tool_use"
+    assert translator.finish_at_tool_calls() == [Completed("tool_use", TokenUsage(7, 4, 3), model="m")]
 
 
 def test_max_tokens_ends_the_answer_and_ignores_claude_codes_retry():
     translator = TurnTranslator(model="m")
     events = translate(translator, [*leg(TEXT, stop="max_tokens"), *leg(TEXT), result(is_error=True)])
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hi", 0)]
-    assert translator.finish()[-1].stop_reason == "max_tokens"  # type: ignore[union-attr]
+    last = translator.finish()[-1]
+    assert isinstance(last, Completed) and last.stop_reason == "max_tokens"
 
 
 def test_structured_output_becomes_one_text_block():

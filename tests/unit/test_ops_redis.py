@@ -29,7 +29,7 @@ from claude_code_api.testing import redis_server
 from claude_code_api.testing.redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(
-    not redis_server.available(), reason="redis-server is not installed (apt-get install redis-server)"
+    not redis_server.available(), reason="redis-server not found (the dev dependencies bring one)"
 )
 T = TypeVar("T")
 

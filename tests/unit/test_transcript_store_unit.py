@@ -189,7 +189,7 @@ def test_sqlite_prune_drops_entries_older_than_the_retention_and_beyond_the_coun
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not redis_server.available():
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server not found (the dev dependencies bring one)")
     with RedisServer(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
 

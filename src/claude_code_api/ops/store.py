@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from claude_code_api.core.events import TokenUsage
+from claude_code_api.private_files import connect_private_sqlite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -152,11 +153,10 @@ class SqliteStore:
     """One connection shared across threads behind a lock: statements are tiny, so contention is negligible."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, each statement is its own transaction (nothing spans two).
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
+        self._db = connect_private_sqlite(path, check_same_thread=False, isolation_level=None, timeout=5.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)

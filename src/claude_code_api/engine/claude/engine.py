@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -22,42 +21,15 @@ from claude_agent_sdk import ClaudeSDKError, CLIJSONDecodeError, CLINotFoundErro
 from claude_code_api.core.events import Event
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
+from claude_code_api.engine.capacity import Capacity
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.turn import TurnRun
-from claude_code_api.errors import CapacityExceeded, EngineUnavailable, Timeout
+from claude_code_api.errors import EngineUnavailable, Timeout
+from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class Capacity:
-    """At most ``limit`` requests run Claude Code at once; at most ``queue`` wait, each up to ``wait``."""
-
-    def __init__(self, limit: int, queue: int, wait: float) -> None:
-        self._slots = asyncio.Semaphore(limit)
-        self._queue = queue
-        self._wait = wait
-        self.waiting = 0
-        self.running = 0
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        if self._slots.locked() and self.waiting >= self._queue:
-            raise CapacityExceeded("All Claude Code slots are busy and the queue is full.", retry_after=2)
-        self.waiting += 1
-        try:
-            await asyncio.wait_for(self._slots.acquire(), self._wait)
-        except asyncio.TimeoutError:
-            raise CapacityExceeded("Timed out waiting for a free Claude Code slot.", retry_after=5) from None
-        finally:
-            self.waiting -= 1
-        self.running += 1
-        try:
-            yield
-        finally:
-            self.running -= 1
-            self._slots.release()
 
 
 class ClaudeCodeEngine:
@@ -68,7 +40,7 @@ class ClaudeCodeEngine:
         self._auth_cache: tuple[float, dict[str, Any]] | None = None
 
     async def start(self) -> None:
-        self._settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_private_dir(self._settings.data_dir)
         await self._pool.start()
 
     async def aclose(self) -> None:

@@ -96,7 +96,9 @@ class SessionPaths:
 
 def base_env(settings: Settings) -> dict[str, str]:
     """The server's environment (so logins, gateways, Bedrock/Vertex pass through) plus ``cli_env``, minus the
-    server's own settings (keys, admin key, Redis URL), which are none of Claude Code's business."""
+    server's own settings (keys, admin key, Redis URL), which are none of Claude Code's business.
+
+    This is the child's whole environment: ``exact_env.py`` stops the SDK from merging ``os.environ`` back in."""
     env = {k: v for k, v in os.environ.items() if k not in _STRIPPED_ENV and not k.startswith("CLAUDE_CODE_API_")}
     env.update(settings.cli_env)
     return env

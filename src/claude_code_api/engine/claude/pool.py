@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections import Counter
@@ -35,7 +36,7 @@ from claude_agent_sdk import CLINotFoundError
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
-from claude_code_api.engine.claude.session import LiveSession, ProcessState, remove_session_files
+from claude_code_api.engine.claude.session import LiveSession, ProcessState, cli_session_cwd, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
     RESUME_TURN_ENV,
@@ -55,6 +56,7 @@ from claude_code_api.engine.claude.transcript import (
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.engine.claude.turn import TurnOutcome
 from claude_code_api.errors import EngineUnavailable
+from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,8 @@ class SessionPool:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        sweep_leftovers(self._settings.data_dir / "sessions", config_dir(base_env(self._settings)))
+        sessions_dir = ensure_private_dir(self._settings.data_dir / "sessions")
+        sweep_leftovers(sessions_dir, config_dir(base_env(self._settings)))
         await self.transcripts.start()
         if self._settings.pool_enabled or self.transcripts.enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
@@ -432,8 +435,30 @@ def resident_mb(pid: int | None) -> float:
 
 
 def sweep_leftovers(sessions_dir: Path, cli_config_dir: Path) -> None:
-    """Remove what a previous run could not (it was killed): scratch dirs and the transcripts filed for them."""
+    """Remove what a previous run could not (it was killed): scratch dirs, the transcripts filed for them, and the
+    CLI's ``sessions/<pid>.json`` of its processes that are gone."""
+    sweep_cli_session_files(cli_config_dir / "sessions", sessions_dir)
     if not sessions_dir.is_dir():
         return
     for root in sessions_dir.iterdir():
         remove_session_files(root, cli_config_dir / "projects" / project_slug(root / "cwd"))
+
+
+def sweep_cli_session_files(cli_sessions: Path, sessions_dir: Path) -> None:
+    """Remove each ``<pid>.json`` whose process ran in one of our scratch dirs and is no longer alive; a file of a
+    live process, or of a Claude Code session the server did not start (a shared config dir), stays."""
+    ours = str(sessions_dir.resolve()) + os.sep
+    for path in cli_sessions.glob("*.json"):
+        cwd = cli_session_cwd(path)
+        if path.stem.isdigit() and cwd is not None and cwd.startswith(ours) and not _alive(int(path.stem)):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -9,6 +9,7 @@ departed client must stop costing tokens within a second; the SDK's own close wa
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import shutil
 import sys
@@ -22,6 +23,7 @@ from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 
 from claude_code_api.core.request import Block, Turn
+from claude_code_api.engine.claude.exact_env import exact_env
 from claude_code_api.engine.claude.tools import ClientTools
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,15 @@ _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
 class _KillableTransport(SubprocessCLITransport):
-    """The SDK's transport, plus: the child dies with the server (even on SIGKILL), and an instant kill.
+    """The SDK's transport, plus: the child dies with the server (even on SIGKILL), an instant kill, and an
+    environment that is exactly ``options.env`` (see ``exact_env.py``).
 
     ``setpriv --pdeathsig KILL`` (util-linux) execs the CLI in place, so the pid stays the CLI's own.
     """
+
+    async def connect(self) -> None:
+        with exact_env(self._options.env):
+            await super().connect()
 
     def _build_command(self) -> list[str]:
         command = super()._build_command()
@@ -195,6 +202,7 @@ class LiveSession:
         if self.closed:
             return
         self.closed = True
+        pid = self.pid  # the SDK forgets its process on disconnect
         if kill:
             self.kill()
         try:
@@ -203,10 +211,35 @@ class LiveSession:
             log.warning("session %s: disconnect failed", self.id, exc_info=True)
         finally:
             # Even when shutdown cancels the disconnect: the process is already killed, so its files can go.
-            remove_session_files(self.root, self.projects_dir)
+            remove_session_files(self.root, self.projects_dir, pid)
 
 
-def remove_session_files(root: Path, projects_dir: Path) -> None:
-    """A session's scratch directory and the transcripts the CLI filed for it under the config dir."""
+def remove_session_files(root: Path, projects_dir: Path, pid: int | None = None) -> None:
+    """A session's scratch directory, the transcripts the CLI filed for it under the config dir and, given the
+    (ended) process's pid, the CLI's ``sessions/<pid>.json``, which the CLI itself never removes."""
     shutil.rmtree(root, ignore_errors=True)
     shutil.rmtree(projects_dir, ignore_errors=True)
+    if pid is not None:
+        remove_cli_session_file(cli_sessions_dir(projects_dir), pid, root / "cwd")
+
+
+def cli_sessions_dir(projects_dir: Path) -> Path:
+    """``<config dir>/sessions``, next to ``<config dir>/projects/<slug>``."""
+    return projects_dir.parent.parent / "sessions"
+
+
+def cli_session_cwd(path: Path) -> str | None:
+    """The cwd recorded in a CLI ``sessions/<pid>.json`` file (None: unreadable, or not such a file)."""
+    try:
+        cwd = json.loads(path.read_text(encoding="utf-8")).get("cwd")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return cwd if isinstance(cwd, str) else None
+
+
+def remove_cli_session_file(sessions_dir: Path, pid: int, cwd: Path) -> None:
+    """Remove ``sessions_dir/<pid>.json`` if it is the file of the process that ran in ``cwd``: the pid may
+    already belong to someone else's Claude Code (a shared config dir), whose file must stay."""
+    path = sessions_dir / f"{pid}.json"
+    if cli_session_cwd(path) in (str(cwd), str(cwd.resolve())):
+        path.unlink(missing_ok=True)

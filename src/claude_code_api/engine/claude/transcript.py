@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_code_api.core.request import Block, Turn
+from claude_code_api.private_files import ensure_private_dir, write_private_text
 
 CLI_VERSION = "2.1.332"
 _TIMESTAMP = "2026-01-01T00:00:00.000Z"
@@ -72,10 +73,9 @@ def _entry(
 
 
 def write_transcript(transcript: Transcript, projects_dir: Path) -> Path:
-    projects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(projects_dir)
     path = projects_dir / f"{transcript.session_id}.jsonl"
-    path.write_text("".join(line + "\n" for line in transcript.lines), encoding="utf-8")
-    return path
+    return write_private_text(path, "".join(line + "\n" for line in transcript.lines))
 
 
 def flatten_history(turns: Sequence[Turn]) -> tuple[Block, ...]:

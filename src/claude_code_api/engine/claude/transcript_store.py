@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import sqlite3
 import threading
 import time
 import zlib
@@ -31,6 +30,7 @@ import redis.asyncio
 from claude_code_api.core.request import Turn
 from claude_code_api.engine.claude.session import LiveSession
 from claude_code_api.engine.claude.transcript import chain_matches, read_cli_transcript
+from claude_code_api.private_files import connect_private_sqlite
 from claude_code_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class SqliteTranscriptStore:
         self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()  # one connection shared by worker threads
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
+        self._db = connect_private_sqlite(path, check_same_thread=False, isolation_level=None, timeout=5.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS transcripts"

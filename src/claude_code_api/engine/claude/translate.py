@@ -25,6 +25,7 @@ from claude_code_api.core.events import (
     TokenUsage,
     ToolInputDelta,
 )
+from claude_code_api.engine.claude.upstream_text import without_addresses
 from claude_code_api.errors import ApiError, NotLoggedIn, OutputInvalid, UpstreamError
 
 CLIENT_TOOL_PREFIX = "mcp__fn__"
@@ -44,7 +45,7 @@ def usage_from_result(usage: dict[str, Any] | None) -> TokenUsage:
 
 
 def error_from_result(result: ResultMessage) -> ApiError:
-    text = (result.result or "; ".join(result.errors or []) or result.subtype).strip()
+    text = without_addresses(result.result or "; ".join(result.errors or []) or result.subtype)
     if "Not logged in" in text or "/login" in text:
         return NotLoggedIn(text)
     status = result.api_error_status
