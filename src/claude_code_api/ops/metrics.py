@@ -25,7 +25,9 @@ _ENGINE_STATS: dict[str, tuple[str, str, bool]] = {
     "running": ("processes_active", "Claude Code processes running a request.", False),
     "queued": ("requests_queued", "Requests waiting for a free Claude Code slot.", False),
     "idle": ("processes_warm", "Idle live Claude Code processes kept warm for reuse.", False),
-    "live": ("processes_live", "Live Claude Code processes, busy or idle.", False),
+    "live": ("processes_live", "Live Claude Code processes, busy, idle or parked.", False),
+    "parked": ("processes_parked", "Claude Code processes parked at client function calls, awaiting results.", False),
+    "retiring": ("processes_retiring", "Claude Code processes being let go of (transcript kept first).", False),
     "spawning": ("processes_spawning", "Claude Code processes being started.", False),
     "spawned": ("process_spawns", "Claude Code processes started since the server started.", True),
 }
