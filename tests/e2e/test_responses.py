@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
 from typing import Any
 
 import httpx
 import openai
 import pytest
 from tests.conftest import RunningServer, requests_with
+from tests.e2e.test_readme_examples import code_blocks, openai_node  # noqa: F401 - the fixture
 from tests.openai_spec import assert_valid
 
 pytestmark = pytest.mark.e2e
@@ -343,3 +345,17 @@ def test_unknown_model_is_404_and_unknown_subpaths_are_404(server):
     assert compact.status_code == 404 and "error" in compact.json()
     missing = httpx.get(server.url + "/v1/responses/resp_missing", timeout=10)
     assert missing.status_code == 404 and "resp_missing" in missing.json()["error"]["message"]
+
+
+def test_openai_node_runs_the_readme_responses_example_and_its_stream_helper(server, openai_node, marker):  # noqa: F811 - the imported fixture
+    """openai-node's ``responses.stream`` checks item ids and output indexes across added/done/completed."""
+    example = code_blocks("javascript")[1].replace("http://localhost:8000", server.url)
+    example = example.replace("'Write a haiku'", f'\'{marker} FAKE: {{"reply": "a haiku"}}\'')
+    example += "\nconsole.log('\\nFINAL ' + final.output_text + ' ' + final.output[0].id);\n"
+    script = openai_node / f"responses_{marker}.mjs"
+    script.write_text(example)
+    result = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.startswith("Hello from the fake upstream.")
+    final_line = result.stdout.strip().splitlines()[-1]
+    assert final_line.startswith("FINAL a haiku msg_")
+    assert "a haiku" in result.stdout.split("FINAL")[0]
