@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from claude_code_api import __version__
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
-from claude_code_api.frontends import anthropic, openai_chat
+from claude_code_api.frontends import anthropic, openai_chat, responses
 from claude_code_api.frontends.base import Frontend
 from claude_code_api.http import admin, health, metrics, models
 from claude_code_api.http.auth import AccessMiddleware
@@ -31,7 +31,7 @@ from claude_code_api.service.completion import CompletionService
 from claude_code_api.settings import Settings
 
 # Every API dialect the server speaks, each a package under frontends/ (see frontends/base.py).
-FRONTENDS: tuple[Callable[[], Frontend], ...] = (openai_chat.frontend, anthropic.frontend)
+FRONTENDS: tuple[Callable[[], Frontend], ...] = (openai_chat.frontend, anthropic.frontend, responses.frontend)
 
 
 def create_app(
