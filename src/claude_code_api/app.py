@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from claude_code_api import __version__
+from claude_code_api import __version__, console
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
 from claude_code_api.http import admin, chat, health, metrics, models
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     for router in (chat.router, models.router, health.router, admin.router, metrics.router):
         app.include_router(router)
+    if settings.console_enabled:
+        app.include_router(console.router)
     # Innermost of ours: CORS answers pre-flights before auth, and 401s still carry X-Request-ID.
     app.add_middleware(AccessMiddleware, ops=ops)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
