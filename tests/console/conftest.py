@@ -32,7 +32,9 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session: Playwright's sync API holds an event loop open while it runs, which must be gone
+# before any later test starts a loop of its own.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+
+from claude_code_api.http.auth import ops_of
 
 CONSOLE_PATH = "/console"
 ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
@@ -43,6 +45,16 @@ async def root() -> RedirectResponse:
 @router.get(CONSOLE_PATH)
 async def page() -> Response:
     return Response(_read("index.html"), media_type="text/html; charset=utf-8", headers=_HEADERS)
+
+
+@router.get(CONSOLE_PATH + "/config.json")
+async def config(request: Request) -> dict[str, bool]:
+    """Whether the API needs a key, so the page asks for one instead of firing requests that must fail (a 401
+    tells anyone the same)."""
+    ops = ops_of(request)
+    settings = ops.settings
+    keys_required = bool(settings.api_keys or settings.admin_key) or await ops.live.has_keys()
+    return {"keys_required": keys_required}
 
 
 @router.get(CONSOLE_PATH + "/{name}")

@@ -23,7 +23,9 @@ from claude_code_api.ops.keys import Principal
 from claude_code_api.ops.limits import AsyncLease
 from claude_code_api.ops.usage import RequestRecord, Tagged, tap
 
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/console", "/console/console.js", "/console/console.css"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/ready", "/", "/console", "/console/console.js", "/console/console.css", "/console/config.json"}
+)
 METRICS_PATH = "/metrics"
 ADMIN_PREFIX = "/v1/admin/"
 LIMITED_ROUTES = frozenset({("POST", "/v1/chat/completions")})

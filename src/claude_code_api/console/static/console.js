@@ -208,7 +208,7 @@ function setUpPlayground() {
   $("pg-dialect").replaceChildren(...DIALECTS.map((d) => Object.assign(el("option", d.label), { value: d.id })));
   remembered($("pg-key"), "cca.key");
   remembered($("pg-system"), "cca.system");
-  $("pg-key").addEventListener("change", loadModels);
+  $("pg-key").addEventListener("change", () => $("pg-key").value && loadModels());
   $("pg-form").addEventListener("submit", send);
   $("pg-input").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("pg-form").requestSubmit();
@@ -217,7 +217,12 @@ function setUpPlayground() {
     chat.messages = [];
     $("pg-transcript").replaceChildren();
   });
-  loadModels();
+  fetch("/console/config.json")
+    .then((r) => r.json())
+    .then((config) => {
+      if (!config.keys_required || $("pg-key").value) loadModels();
+      else notice("pg-notice", "This server needs an API key: type yours above to list the models and chat.");
+    });
 }
 
 // ---- Charts: stacked SVG bars, one bar per day, one colour per series. ----
