@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
-from claude_code_api import __version__
+from claude_code_api import __version__, console
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
 from claude_code_api.frontends import anthropic, openai_chat, responses
@@ -69,6 +69,8 @@ def create_app(
         dialects.register(frontend.prefixes, frontend.errors)
     for router in (models.router, health.router, admin.router, metrics.router):
         app.include_router(router)
+    if settings.console_enabled:
+        app.include_router(console.router)
     dialects.endpoints = _endpoints(app)
     install_error_handlers(app, dialects)
     install_openapi(app, [m for f in mounted for m in f.body_models])

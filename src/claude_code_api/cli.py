@@ -1,10 +1,11 @@
 """The ``claude-code-api`` command: ``serve`` (default) runs the server with uvicorn; ``keys`` manages API keys
 and ``usage`` prints the usage ledger (both work on the store while the server runs: SQLite in the data directory,
-or Redis when ``CLAUDE_CODE_API_REDIS_URL`` is set)."""
+or Redis when ``CLAUDE_CODE_API_REDIS_URL`` is set); ``doctor`` checks what a first run depends on."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import logging
 import sys
@@ -16,6 +17,9 @@ import redis
 import uvicorn
 
 from claude_code_api.app import create_app
+from claude_code_api.banner import startup_banner
+from claude_code_api.core.models import ModelRegistry
+from claude_code_api.doctor import describe_auth, doctor
 from claude_code_api.ops.hub import open_store
 from claude_code_api.ops.keys import KeyRing, mint_key
 from claude_code_api.ops.logs import configure_access_log
@@ -35,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     usage.add_argument("--key", help="only this key name")
     usage.add_argument("--since", type=date.fromisoformat, help="from this day on (YYYY-MM-DD, UTC)")
     _data_dir_option(usage)
+    check = commands.add_parser("doctor", help="check what serving depends on; print the fix for each problem")
+    check.add_argument("--host", help="address the server will bind (to check the port)")
+    check.add_argument("--port", type=int, help="port the server will use")
+    check.add_argument("--no-call", action="store_true", help="skip the test call to Claude")
+    check.add_argument("--json", action="store_true", help="machine-readable output")
+    _data_dir_option(check)
     return parser
 
 
@@ -60,8 +70,11 @@ def serve(settings: Settings) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_access_log(settings.access_log)
     log = logging.getLogger("claude_code_api")
-    log.info("serving the OpenAI API on http://%s:%d/v1", settings.host, settings.port)
-    _announce_auth(settings, log)
+    keys_on = _announce_auth(settings, log)
+    auth = asyncio.run(describe_auth(settings))
+    models = ModelRegistry.build(settings.model_aliases).listed()
+    short_first = sorted(models, key=lambda name: (name.startswith("claude-"), models.index(name)))
+    print("\n".join(startup_banner(settings, keys_on=keys_on, auth=auth, models=short_first)), file=sys.stderr)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -72,18 +85,15 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _announce_auth(settings: Settings, log: logging.Logger) -> None:
+def _announce_auth(settings: Settings, log: logging.Logger) -> bool:
+    """Whether keys are required; warns loudly when they are not and the server is reachable beyond localhost."""
     store = open_store(settings)
     try:
         admin = settings.admin_key.get_secret_value() if settings.admin_key else None
         keys_on = KeyRing(store, settings.api_keys, admin).enabled()
     finally:
         store.close()
-    if keys_on:
-        log.info("API keys are required (Authorization: Bearer ...)")
-    elif _is_loopback(settings.host):
-        log.info("no API keys configured: open to anyone who can reach %s (see `claude-code-api keys`)", settings.host)
-    else:
+    if not keys_on and not _is_loopback(settings.host):
         banner = "!" * 78
         log.warning(
             "\n%s\nNO API KEYS ARE CONFIGURED and the server listens on %s: anyone who can reach it can spend your"
@@ -93,6 +103,7 @@ def _announce_auth(settings: Settings, log: logging.Logger) -> None:
             settings.host,
             banner,
         )
+    return keys_on
 
 
 def _is_loopback(host: str) -> bool:
@@ -162,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings(**{k: v for k, v in given.items() if v})
     if args.command in (None, "serve"):
         return serve(settings)
+    if args.command == "doctor":
+        status, report = doctor(settings, call=not args.no_call, as_json=args.json)
+        print(report)
+        return status
     try:
         if args.command == "keys":
             return keys(settings, args)

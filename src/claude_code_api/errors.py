@@ -7,6 +7,7 @@
     │   └── RequestTooLarge     the body is over the server's limit (413)
     ├── NotFound                no such endpoint or stored object (404)
     ├── MethodNotAllowed        the endpoint exists, not with this method (405)
+    ├── Conflict                the object to create exists already (409)
     ├── Unauthenticated         no API key, or a wrong or revoked one
     ├── PermissionDenied        a valid key that may not use this endpoint (admin only)
     ├── ModelNotFound           no such model configured (or not allowed for this key)
@@ -55,6 +56,11 @@ class ModelNotFound(ApiError):
             param="model",
             code="model_not_found",
         )
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="conflict")
 
 
 class MethodNotAllowed(ApiError):

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     keepalive_interval: float = Field(15.0, gt=0, description="SSE comment interval during silence.")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds in-flight requests may finish after SIGTERM.")
     log_level: str = "info"
+    console_enabled: bool = Field(True, description="Serve the web console at /console (and redirect / to it).")
 
     # Operations: keys, usage, logs (docs/operations.md)
     api_keys: Annotated[list[str], NoDecode] = Field(

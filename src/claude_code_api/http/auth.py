@@ -20,7 +20,9 @@ from claude_code_api.ops.hub import Operations
 from claude_code_api.ops.keys import Principal
 from claude_code_api.ops.usage import RequestRecord
 
-PUBLIC_PATHS = frozenset({"/health", "/ready"})
+PUBLIC_PATHS = frozenset(
+    {"/health", "/ready", "/", "/console", "/console/console.js", "/console/console.css", "/console/config.json"}
+)
 METRICS_PATH = "/metrics"
 ADMIN_PREFIX = "/v1/admin/"
 

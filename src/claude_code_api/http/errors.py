@@ -24,6 +24,7 @@ from starlette.types import Scope, Send
 from claude_code_api.errors import (
     ApiError,
     CapacityExceeded,
+    Conflict,
     EngineUnavailable,
     InvalidRequest,
     MethodNotAllowed,
@@ -48,6 +49,7 @@ ERROR_MAP: dict[type[ApiError], tuple[int, str]] = {
     InvalidRequest: (400, "invalid_request_error"),
     NotFound: (404, "invalid_request_error"),
     MethodNotAllowed: (405, "invalid_request_error"),
+    Conflict: (409, "invalid_request_error"),
     Unauthenticated: (401, "invalid_request_error"),
     PermissionDenied: (403, "permission_error"),
     ModelNotFound: (404, "invalid_request_error"),

@@ -15,6 +15,7 @@ from claude_code_api.ops.keys import KeyRing
 from claude_code_api.ops.limits import AsyncLimiter, InlineLimiter, MemoryLimiter
 from claude_code_api.ops.logs import log_request
 from claude_code_api.ops.metrics import Metrics
+from claude_code_api.ops.recent import RecentErrors
 from claude_code_api.ops.redis_store import RedisStore
 from claude_code_api.ops.store import AsyncStore, InlineStore, SqliteStore, Store
 from claude_code_api.ops.usage import RequestRecord, record_usage
@@ -54,6 +55,7 @@ class Operations:
         self.keys = KeyRing(self.store, settings.api_keys, admin, live=self.live)
         self.limiter: AsyncLimiter = limiter or InlineLimiter(MemoryLimiter())
         self.metrics = Metrics(engine_stats)
+        self.recent_errors = RecentErrors()
         self._finishing: set[asyncio.Future[None]] = set()
 
     async def finish(self, record: RequestRecord) -> None:
@@ -79,6 +81,7 @@ class Operations:
             log.exception("accounting for request %s failed", record.request_id)
         try:
             self.metrics.observe(record)
+            self.recent_errors.add(record)
             if self.settings.access_log:
                 log_request(record)
         except Exception:
