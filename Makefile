@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # `make run HOST=0.0.0.0 PORT=9000` overrides; otherwise the settings (API_PORT, CLAUDE_CODE_API_HOST…) decide.
 SERVE_FLAGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,15 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-test: lint typecheck
+# The console's browser tests drive the distribution's Chromium (Playwright cannot download one here). As root,
+# install it when missing; otherwise (or if apt fails) those tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "could not install chromium: the console's browser tests will skip"; \
+	fi
+
+test: lint typecheck browser
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed-dev

@@ -311,7 +311,7 @@ function row(cells, cls) {
       const td = el("td");
       td.append(cell);
       tr.append(td);
-    } else tr.append(el("td", cell, typeof cell === "number" ? "num" : ""));
+    } else tr.append(el("td", cell, /^\d+(\.\d+)?$/.test(String(cell)) ? "num" : ""));
   }
   return tr;
 }
@@ -430,6 +430,7 @@ async function refreshOperator() {
     renderKeys(keys.data);
     renderErrors(errors.data);
     renderProcesses(health.processes || {});
+    showServerLine(health);
     $("op-body").hidden = false;
     notice("op-error", null);
     return true;
@@ -443,7 +444,9 @@ async function refreshOperator() {
 async function refreshProcesses() {
   if ($("operator").hidden || $("op-body").hidden) return;
   try {
-    renderProcesses((await api("/health")).processes || {});
+    const health = await api("/health");
+    renderProcesses(health.processes || {});
+    showServerLine(health);
   } catch (_) {
     /* the next tick tries again */
   }
@@ -472,10 +475,13 @@ function showTab() {
   if (name === "operator" && adminKey() && $("op-body").hidden) refreshOperator();
 }
 
+function showServerLine(health) {
+  $("server-status").textContent = `v${health.version} · ${(health.processes || {}).live || 0} live processes`;
+}
+
 async function showServer() {
   try {
-    const health = await api("/health");
-    $("server-status").textContent = `v${health.version} · ${(health.processes || {}).live || 0} live processes`;
+    showServerLine(await api("/health"));
   } catch (_) {
     $("server-status").textContent = "server not answering";
   }
