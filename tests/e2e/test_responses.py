@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from tests.conftest import RunningServer, requests_with
+from tests.conftest import RunningServer, requests_with, routes
 from tests.e2e.test_readme_examples import code_blocks, openai_node  # noqa: F401 - the fixture
 from tests.openai_spec import assert_valid
 
@@ -123,11 +123,13 @@ def test_item_input_reaches_upstream_role_separated(server, upstream, marker):
 
 def test_previous_response_id_chain_reaches_upstream_role_separated(server, upstream, marker):
     client = server.client()
+    reused = routes(server).get("route_reuse", 0)
     first = client.responses.create(model=MODEL, input=ask(marker, reply="one"))
     second = client.responses.create(model=MODEL, input=ask(marker, reply="two"), previous_response_id=first.id)
     third = client.responses.create(model=MODEL, input=ask(marker, reply="three"), previous_response_id=second.id)
     assert (first.output_text, second.output_text, third.output_text) == ("one", "two", "three")
     assert third.previous_response_id == second.id
+    assert routes(server)["route_reuse"] == reused + 2  # the live process that answered goes on
     last = requests_with(upstream, marker)[-1]
     assert last.turns() == [
         ("user", ask(marker, reply="one")),
