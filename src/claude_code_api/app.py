@@ -18,7 +18,7 @@ from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.base import Engine
 from claude_code_api.frontends import anthropic, openai_chat, responses
 from claude_code_api.frontends.base import Frontend
-from claude_code_api.http import admin, health, metrics, models
+from claude_code_api.http import admin, health, metrics, models, workspaces
 from claude_code_api.http.auth import AccessMiddleware
 from claude_code_api.http.body import install_openapi
 from claude_code_api.http.deps import AppState, plain_routes
@@ -47,7 +47,7 @@ def create_app(
     registry = ModelRegistry.build(settings.model_aliases)
     # Opened here, not in the lifespan: the key store must answer even where no lifespan runs (ASGI test clients).
     ops = _operations(settings, engine.stats)
-    service = CompletionService(engine, registry, ops)
+    service = CompletionService(engine, registry, ops, settings)
     state = AppState(settings=settings, engine=engine, models=registry, service=service)
     mounted = [make() for make in frontends]
     dialects = ErrorDialects()
@@ -67,7 +67,7 @@ def create_app(
     for frontend in mounted:
         app.include_router(frontend.router)
         dialects.register(frontend.prefixes, frontend.errors)
-    for router in (models.router, health.router, admin.router, metrics.router):
+    for router in (models.router, health.router, admin.router, metrics.router, workspaces.router):
         app.include_router(router)
     if settings.console_enabled:
         app.include_router(console.router)

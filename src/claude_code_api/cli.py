@@ -60,6 +60,7 @@ def _keys_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("--tpm", type=int, help="tokens per minute")
     create.add_argument("--max-concurrent", type=int, help="requests at once")
     create.add_argument("--models", help="comma-separated model names this key may use (default: all)")
+    create.add_argument("--agent", action="store_true", help="the key may use agent mode (Claude Code's tools)")
     revoke = keys.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name")
     for sub in (create, revoke, keys.add_parser("list", help="list keys (never the keys themselves)")):
@@ -75,8 +76,20 @@ def serve(settings: Settings) -> int:
     models = ModelRegistry.build(settings.model_aliases).listed()
     short_first = sorted(models, key=lambda name: (name.startswith("claude-"), models.index(name)))
     print("\n".join(startup_banner(settings, keys_on=keys_on, auth=auth, models=short_first)), file=sys.stderr)
+    app = create_app(settings)
+    agent = getattr(app.state.api.engine, "agent_status", {})
+    if agent.get("sandbox") == "unavailable":
+        print(f"claude-code-api: {agent['error']}", file=sys.stderr)
+        return 2
+    if agent.get("enabled"):
+        log.warning(
+            "agent mode is ON: Claude Code's tools (%s) in workspaces under %s; Bash sandbox: %s",
+            ", ".join(agent["tools"]),
+            settings.workspaces_dir,
+            agent["sandbox"],
+        )
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -128,10 +141,10 @@ def keys(settings: Settings, args: argparse.Namespace) -> int:
             return 1
         rows = [
             [k.name, k.prefix + "…", k.created_at, k.revoked_at or "", _opt(k.rpm), _opt(k.tpm)]
-            + [_opt(k.max_concurrent), ",".join(k.models) or "*"]
+            + [_opt(k.max_concurrent), ",".join(k.models) or "*", "yes" if k.agent else "no"]
             for k in store.list_keys()
         ]
-        headers = ("name", "key", "created", "revoked", "rpm", "tpm", "max_concurrent", "models")
+        headers = ("name", "key", "created", "revoked", "rpm", "tpm", "max_concurrent", "models", "agent")
         print(format_table(headers, rows))
         return 0
     finally:
@@ -141,7 +154,15 @@ def keys(settings: Settings, args: argparse.Namespace) -> int:
 def _create_key(store: Store, args: argparse.Namespace) -> int:
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     try:
-        key = mint_key(store, args.name, rpm=args.rpm, tpm=args.tpm, max_concurrent=args.max_concurrent, models=models)
+        key = mint_key(
+            store,
+            args.name,
+            rpm=args.rpm,
+            tpm=args.tpm,
+            max_concurrent=args.max_concurrent,
+            models=models,
+            agent=args.agent,
+        )
     except KeyExists:
         print(f"a key named {args.name} exists already", file=sys.stderr)
         return 1

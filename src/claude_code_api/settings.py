@@ -32,6 +32,10 @@ def _default_max_processes() -> int:
     return max(2, min(16, total_mb // 1024))
 
 
+# Reading, searching and editing files, and Claude Code's task list (its tool names in CLI 2.1.332).
+DEFAULT_AGENT_TOOLS = ("Read", "Glob", "Grep", "Edit", "Write", "TaskCreate", "TaskGet", "TaskList", "TaskUpdate")
+
+
 def _aliases(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -77,6 +81,24 @@ class Settings(BaseSettings):
     transcript_retention_hours: float = Field(168.0, gt=0, description="Hours a kept transcript may be resumed.")
     transcript_max_entries: int = Field(1000, ge=1, description="Transcripts kept in SQLite, newest first.")
 
+    # Agent mode (docs/agent.md): Claude Code's own tools, in a workspace, for requests that ask for it
+    agent: bool = Field(False, description="Allow agent mode: Claude Code's tools inside a workspace.")
+    agent_tools: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_AGENT_TOOLS),
+        description="The tools an agent may use (an upper bound; a request may narrow it). Add Bash, WebFetch…",
+    )
+    agent_max_turns: int = Field(20, ge=1, description="Default bound on the agent loop's model calls per request.")
+    agent_sandbox: bool = Field(
+        True,
+        description="Run Bash inside Claude Code's sandbox (bubblewrap); agent mode with Bash refuses to start "
+        "when it is unavailable. false: Bash runs unconfined (the operator's explicit choice).",
+    )
+    workspace_root: Path | None = Field(None, description="Where workspaces live (default <data_dir>/workspaces).")
+    workspaces: dict[str, Path] = Field(
+        default_factory=dict, description='Named existing directories (JSON), e.g. {"repo": "/home/me/src/repo"}.'
+    )
+    workspace_max_file_bytes: int = Field(25 * 1024 * 1024, gt=0, description="Largest file one upload may hold.")
+
     # HTTP
     cors_origins: list[str] = Field(default_factory=list)
     cors_origin_regex: str | None = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
@@ -98,7 +120,7 @@ class Settings(BaseSettings):
         None, description="Keep keys, usage and rate-limit counters in Redis, shared by replicas (redis://host:6379/0)."
     )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "agent_tools", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         """Accept a JSON list or a comma-separated string, so ``KEYS=a,b`` works as well as ``KEYS='["a"]'``."""
@@ -108,3 +130,7 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.workspace_root or self.data_dir / "workspaces"

@@ -9,8 +9,8 @@ Blocks are indexed as Claude indexes them in the answer the client sees (0, 1, 2
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 StopReason = Literal[
     "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"
@@ -107,5 +107,33 @@ class Completed:
     model: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ToolActivity:
+    """Agent mode: Claude Code used one of its own tools (``kind="tool_use"``, with ``input``) or got its result
+    (``kind="tool_result"``, with ``content`` and ``is_error``). Not part of the answer's content blocks: the client
+    sees it beside them, and never sends it back. ``summary`` is one human line ("Edit src/app.py")."""
+
+    kind: Literal["tool_use", "tool_result"]
+    id: str
+    name: str
+    summary: str
+    input: dict[str, Any] = field(default_factory=dict)
+    content: str = ""
+    is_error: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """The activity as clients get it, in Claude's own shapes (``tool_use`` / ``tool_result``)."""
+        if self.kind == "tool_use":
+            return {"type": "tool_use", "id": self.id, "name": self.name, "input": self.input, "summary": self.summary}
+        return {
+            "type": "tool_result",
+            "tool_use_id": self.id,
+            "name": self.name,
+            "content": self.content,
+            "is_error": self.is_error,
+            "summary": self.summary,
+        }
+
+
 Delta = TextDelta | ThinkingDelta | SignatureDelta | ToolInputDelta
-Event = MessageStarted | BlockStarted | Delta | BlockStopped | Completed
+Event = MessageStarted | BlockStarted | Delta | BlockStopped | ToolActivity | Completed

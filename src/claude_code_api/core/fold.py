@@ -22,6 +22,7 @@ from claude_code_api.core.events import (
     TextDelta,
     ThinkingDelta,
     TokenUsage,
+    ToolActivity,
     ToolInputDelta,
 )
 from claude_code_api.core.request import Block, ClientView, Turn
@@ -64,6 +65,7 @@ class AnswerFold:
     blocks: dict[int, FoldedBlock] = field(default_factory=dict)
     started: MessageStarted | None = None
     completed: Completed | None = None
+    activity: list[ToolActivity] = field(default_factory=list)  # agent mode: beside the blocks, never in them
 
     def add(self, event: Event) -> None:
         if isinstance(event, BlockStarted):
@@ -77,6 +79,8 @@ class AnswerFold:
             self.started = self.started or event
         elif isinstance(event, Completed):
             self.completed = event
+        elif isinstance(event, ToolActivity):
+            self.activity.append(event)
 
     def ordered(self) -> list[FoldedBlock]:
         return [self.blocks[i] for i in sorted(self.blocks)]
@@ -89,6 +93,13 @@ class AnswerFold:
 
     def thinking(self) -> str:
         return "".join(b.content for b in self.of_kind("thinking"))
+
+    def activity_summary(self) -> str:
+        """The agent's activity as lines a chat UI shows beside the answer."""
+        return "".join(a.summary + "\n" for a in self.activity)
+
+    def activity_records(self) -> list[dict[str, Any]]:
+        return [a.record() for a in self.activity]
 
     @property
     def usage(self) -> TokenUsage:

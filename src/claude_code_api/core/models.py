@@ -23,6 +23,9 @@ BUILTIN_MODELS: dict[str, str] = {
     "haiku": "claude-haiku-5-5",
 }
 
+# Agent mode: every model name with this suffix runs the same model as an agent (docs/agent.md). No Claude model id
+# ends with it, so the suffix can never shadow a real model.
+AGENT_SUFFIX = "-agent"
 _FULL_ID = re.compile(r"^claude-[a-z0-9][a-z0-9.\-]*$")
 
 
@@ -37,6 +40,8 @@ class ModelRegistry:
         return cls({**BUILTIN_MODELS, **extra_aliases})
 
     def resolve(self, name: str) -> str:
+        if name.strip().endswith(AGENT_SUFFIX):
+            raise ModelNotFound(name)  # an agent name is split by ``agent_base`` first, where agent mode is on
         seen: set[str] = set()
         current = name.strip()
         while current in self.aliases and current not in seen:
@@ -46,8 +51,15 @@ class ModelRegistry:
             return current
         raise ModelNotFound(name)
 
-    def listed(self) -> list[str]:
-        """Every configured name and every id they resolve to, in a stable order."""
+    def agent_base(self, name: str) -> str | None:
+        """The chat model name an agent model name stands for (``sonnet-agent`` → ``sonnet``); None if not one."""
+        base = name.strip().removesuffix(AGENT_SUFFIX)
+        return base if base != name.strip() and base else None
+
+    def listed(self, *, agent: bool = False) -> list[str]:
+        """Every configured name and every id they resolve to, in a stable order; with ``agent``, then each
+        of them as an agent model name too."""
         names = list(self.aliases)
         names += [self.resolve(n) for n in self.aliases]
-        return list(dict.fromkeys(names))
+        names = list(dict.fromkeys(names))
+        return names + [n + AGENT_SUFFIX for n in names] if agent else names

@@ -55,6 +55,21 @@ ClientView = Literal["openai", "anthropic"]
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """Agent mode: Claude Code's own ``tools`` run in a workspace directory, for up to ``max_turns`` model calls.
+
+    A front end fills in what the client asked for (the workspace's ``name``); the completion service checks the
+    key's permission and fills in ``directory`` (absolute, resolved), the tools (within the operator's bound) and
+    the turn limit before any engine sees it.
+    """
+
+    workspace: str
+    tools: tuple[str, ...] = ()
+    max_turns: int | None = None
+    directory: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     """``history`` holds every turn before ``prompt``, the final user turn that Claude answers.
 
@@ -62,6 +77,7 @@ class CompletionRequest:
     ``core.fold.AnswerFold.as_turn``), so a live process is matched against the history in the same view.
     ``thinking`` is Claude's own thinking setting (``{"type": "enabled", "budget_tokens": N}``, ``disabled``,
     ``adaptive``), None for Claude Code's default; ``show_thinking`` puts thinking blocks in the answer.
+    ``agent``: agent mode (None: chat mode, no tools but the client's functions).
     """
 
     model: str
@@ -78,3 +94,4 @@ class CompletionRequest:
     show_thinking: bool = False
     client_view: ClientView = "openai"
     user_id: str | None = None
+    agent: AgentSpec | None = None

@@ -46,6 +46,7 @@ async def keys(request: Request) -> dict[str, Any]:
             "tpm": r.tpm,
             "max_concurrent": r.max_concurrent,
             "models": list(r.models),
+            "agent": r.agent,
         }
         for r in records
     ]
@@ -74,6 +75,7 @@ class NewKey(BaseModel):
     tpm: int | None = Field(None, ge=1)
     max_concurrent: int | None = Field(None, ge=1)
     models: list[str] = Field(default_factory=list)
+    agent: bool = False
 
 
 @router.post("/v1/admin/keys", dependencies=[Depends(same_origin), Depends(json_body)], status_code=201)
@@ -83,10 +85,10 @@ async def create_key(request: Request, body: NewKey) -> dict[str, Any]:
     models = [m.strip() for m in body.models if m.strip()]
     limits = {"rpm": body.rpm, "tpm": body.tpm, "max_concurrent": body.max_concurrent}
     try:
-        key = await asyncio.to_thread(mint_key, store, body.name.strip(), models=models, **limits)
+        key = await asyncio.to_thread(mint_key, store, body.name.strip(), models=models, agent=body.agent, **limits)
     except KeyExists:
         raise Conflict(f"A key named {body.name!r} exists already.") from None
-    return {"object": "api_key", "name": body.name.strip(), "key": key, **limits, "models": models}
+    return {"object": "api_key", "name": body.name.strip(), "key": key, **limits, "models": models, "agent": body.agent}
 
 
 @router.delete("/v1/admin/keys/{name}", dependencies=[Depends(same_origin)])

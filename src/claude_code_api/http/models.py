@@ -27,7 +27,8 @@ def _anthropic_model(name: str) -> dict[str, Any]:
 
 @router.get("/v1/models", response_model=None)
 async def list_models(request: Request) -> ModelList | dict[str, Any]:
-    names = state_of(request).models.listed()
+    state = state_of(request)
+    names = state.models.listed(agent=state.settings.agent)
     if _anthropic(request):
         data = [_anthropic_model(name) for name in names]
         return {
@@ -42,7 +43,9 @@ async def list_models(request: Request) -> ModelList | dict[str, Any]:
 @router.get("/v1/models/{model_id:path}", response_model=None)
 async def get_model(model_id: str, request: Request) -> Model | dict[str, Any]:
     """Any name a chat request would accept (listed names, and full ``claude-…`` ids); else 404."""
-    state_of(request).models.resolve(model_id)  # raises ModelNotFound
+    state = state_of(request)
+    agent_base = state.models.agent_base(model_id) if state.settings.agent else None
+    state.models.resolve(agent_base or model_id)  # raises ModelNotFound
     if _anthropic(request):
         return _anthropic_model(model_id)
     return Model(id=model_id, created=CREATED)

@@ -30,6 +30,7 @@ class Principal:
     tpm: int | None = None
     max_concurrent: int | None = None
     models: tuple[str, ...] = ()
+    agent: bool = False  # may use agent mode
 
     def may_use(self, model_id: str, resolve: Callable[[str], str]) -> bool:
         """Compare resolved ids, so a key allowed ``haiku`` may also ask for the full id it stands for."""
@@ -63,6 +64,7 @@ def mint_key(
     tpm: int | None = None,
     max_concurrent: int | None = None,
     models: Sequence[str] = (),
+    agent: bool = False,
 ) -> str:
     """Create a managed key and return it: the only time it exists outside the client's hands."""
     key = new_key()
@@ -75,6 +77,7 @@ def mint_key(
         tpm=tpm,
         max_concurrent=max_concurrent,
         models=tuple(models),
+        agent=agent,
     )
     store.create_key(record)
     return key
@@ -107,20 +110,20 @@ class KeyRing:
 
     def authenticate(self, presented: str | None) -> Principal:
         if not self.enabled():
-            return Principal(ANONYMOUS, admin=True)
+            return Principal(ANONYMOUS, admin=True, agent=True)
         key = _required(presented)
         return self._match_configured(key) or _managed(key, self._store.key_by_hash(hash_key(key)))
 
     async def authenticate_async(self, presented: str | None) -> Principal:
         if not (self._admin or self._static or await self._live.has_keys()):
-            return Principal(ANONYMOUS, admin=True)
+            return Principal(ANONYMOUS, admin=True, agent=True)
         key = _required(presented)
         return self._match_configured(key) or _managed(key, await self._live.key_by_hash(hash_key(key)))
 
     def _match_configured(self, presented: str) -> Principal | None:
         given = presented.encode("utf-8")
         if self._admin is not None and hmac.compare_digest(given, self._admin.encode("utf-8")):
-            return Principal(ADMIN, admin=True)
+            return Principal(ADMIN, admin=True, agent=True)
         found: Principal | None = None
         for key, name in self._static:  # no early exit: every static key is compared, whatever matches
             if hmac.compare_digest(given, key.encode("utf-8")):
@@ -143,7 +146,12 @@ def _managed(presented: str, record: KeyRecord | None) -> Principal:
     if record.revoked:
         raise Unauthenticated(f"The API key '{record.name}' has been revoked.")
     return Principal(
-        record.name, rpm=record.rpm, tpm=record.tpm, max_concurrent=record.max_concurrent, models=record.models
+        record.name,
+        rpm=record.rpm,
+        tpm=record.tpm,
+        max_concurrent=record.max_concurrent,
+        models=record.models,
+        agent=record.agent,
     )
 
 

@@ -5,8 +5,8 @@
 
 - ``<prefix>keys``: a hash, key name -> SHA-256 of the key (names are unique for good; it exists once any key was
   created, which is what turns auth on);
-- ``<prefix>key:<sha256>``: a hash per key: name, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models
-  (``""`` stands for unset). Only the hash of a key is ever stored;
+- ``<prefix>key:<sha256>``: a hash per key: name, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models,
+  agent (``""`` stands for unset). Only the hash of a key is ever stored;
 - ``<prefix>usage:rows``: a set of row ids, ``["day", "key", "model"]`` as JSON;
 - ``<prefix>usage:row:<row id>``: a hash of counters per row, bumped with HINCRBY / HINCRBYFLOAT in a MULTI.
 
@@ -88,6 +88,7 @@ def _fields(record: KeyRecord) -> list[str]:
         "tpm": _text(record.tpm),
         "max_concurrent": _text(record.max_concurrent),
         "models": ",".join(record.models),
+        "agent": "1" if record.agent else "",
     }
     return [item for pair in values.items() for item in pair]
 
@@ -109,6 +110,7 @@ def _record(key_hash: str, data: Mapping[str, str]) -> KeyRecord | None:
         tpm=_int(data.get("tpm")),
         max_concurrent=_int(data.get("max_concurrent")),
         models=tuple(m for m in data.get("models", "").split(",") if m),
+        agent=data.get("agent") == "1",
     )
 
 

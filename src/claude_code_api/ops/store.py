@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     rpm INTEGER,
     tpm INTEGER,
     max_concurrent INTEGER,
-    models TEXT NOT NULL DEFAULT ''
+    models TEXT NOT NULL DEFAULT '',
+    agent INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS usage (
     day TEXT NOT NULL,
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 """
 
-_KEY_COLUMNS = "name, key_hash, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models"
+_KEY_COLUMNS = "name, key_hash, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models, agent"
 _USAGE_COLUMNS = (
     "day, key_name, model, requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd"
 )
@@ -68,6 +69,7 @@ class KeyRecord:
     tpm: int | None = None
     max_concurrent: int | None = None
     models: tuple[str, ...] = ()
+    agent: bool = False  # may use agent mode (docs/agent.md)
 
     @property
     def revoked(self) -> bool:
@@ -160,6 +162,13 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added since the first release (a store made by an older version gains them)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(api_keys)")}
+        if "agent" not in columns:
+            self._db.execute("ALTER TABLE api_keys ADD COLUMN agent INTEGER NOT NULL DEFAULT 0")
 
     def create_key(self, record: KeyRecord) -> None:
         row = (
@@ -172,10 +181,11 @@ class SqliteStore:
             record.tpm,
             record.max_concurrent,
             ",".join(record.models),
+            int(record.agent),
         )
         try:
             with self._lock:
-                self._db.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row)
+                self._db.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row)
         except sqlite3.IntegrityError as exc:
             raise KeyExists(record.name) from exc
 
@@ -236,7 +246,7 @@ class SqliteStore:
 
 
 def _key_record(row: tuple[object, ...]) -> KeyRecord:
-    name, key_hash, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models = row
+    name, key_hash, prefix, created_at, revoked_at, rpm, tpm, max_concurrent, models, agent = row
     return KeyRecord(
         name=str(name),
         key_hash=str(key_hash),
@@ -247,6 +257,7 @@ def _key_record(row: tuple[object, ...]) -> KeyRecord:
         tpm=_opt_int(tpm),
         max_concurrent=_opt_int(max_concurrent),
         models=tuple(m for m in str(models).split(",") if m),
+        agent=bool(agent),
     )
 
 

@@ -1,7 +1,8 @@
 """What a live Claude Code process is bound to: the parts of a request fixed when the process starts.
 
 Requests with equal keys can share a process; everything else (the history, the prompt, stop sequences) varies
-per request. The client view is part of it because it decides what the process records as the client's history.
+per request. The client view is part of it because it decides what the process records as the client's history;
+an agent's workspace, tools and turn limit are part of it because the process starts with them.
 """
 
 from __future__ import annotations
@@ -25,5 +26,6 @@ def config_key(request: CompletionRequest) -> str:
         request.thinking,
         request.show_thinking,
         request.client_view,
+        [request.agent.directory, list(request.agent.tools), request.agent.max_turns] if request.agent else None,
     ]
     return hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:32]

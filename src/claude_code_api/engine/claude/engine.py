@@ -22,6 +22,7 @@ from claude_code_api.core.events import Event
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
 from claude_code_api.engine.capacity import Capacity
+from claude_code_api.engine.claude.agent import sandbox_problem
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.turn import TurnRun
@@ -38,8 +39,11 @@ class ClaudeCodeEngine:
         self._pool = SessionPool(settings)
         self._capacity = Capacity(settings.max_processes, settings.max_queue, settings.queue_timeout)
         self._auth_cache: tuple[float, dict[str, Any]] | None = None
+        self.agent_status = agent_status(settings)
 
     async def start(self) -> None:
+        if self.agent_status.get("sandbox") == "unavailable":
+            raise AgentModeRefused(self.agent_status["error"])
         ensure_private_dir(self._settings.data_dir)
         await self._pool.start()
 
@@ -111,6 +115,7 @@ class ClaudeCodeEngine:
         logged_in = bool(auth.get("loggedIn"))
         detail: dict[str, Any] = {"cli": cli, "version": version.strip(), "logged_in": logged_in}
         detail["auth_method"] = auth.get("authMethod")
+        detail["agent"] = self.agent_status
         if not logged_in:
             detail["error"] = "Claude Code is not logged in: run `claude login` or set ANTHROPIC_API_KEY."
         return Readiness(logged_in, detail)
@@ -128,6 +133,31 @@ class ClaudeCodeEngine:
             status = {}
         self._auth_cache = (now, status)
         return dict(status)
+
+
+class AgentModeRefused(RuntimeError):
+    """Agent mode with Bash was asked for where Claude Code's sandbox cannot run: the server does not start."""
+
+
+def agent_status(settings: Settings) -> dict[str, Any]:
+    """Agent mode as configured, for ``/ready`` and the start-up check: on or off, its tools and whether Bash runs in
+    Claude Code's sandbox ("active"), unconfined by the operator's choice ("off"), or has no sandbox to run in."""
+    if not settings.agent:
+        return {"enabled": False}
+    status: dict[str, Any] = {"enabled": True, "tools": list(settings.agent_tools)}
+    if "Bash" not in settings.agent_tools:
+        status["sandbox"] = "not needed (no Bash)"
+    elif not settings.agent_sandbox:
+        status["sandbox"] = "off"
+    elif (problem := sandbox_problem()) is not None:
+        status["sandbox"] = "unavailable"
+        status["error"] = (
+            f"Agent mode allows Bash, which must run in Claude Code's sandbox, and the sandbox cannot run here: "
+            f"{problem} (or remove Bash from CLAUDE_CODE_API_AGENT_TOOLS)."
+        )
+    else:
+        status["sandbox"] = "active"
+    return status
 
 
 def process_failure(exc: ClaudeSDKError) -> EngineUnavailable:

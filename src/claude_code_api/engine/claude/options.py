@@ -3,7 +3,8 @@ files (``SessionPaths.create`` writes the scratch directory and the system promp
 
 Chat mode: no built-in tools, no host settings/hooks/MCP servers, a private scratch cwd, and the system
 prompt in a file (never on argv, where other users could read it). The user's own login keeps working
-because the CLI's config dir is left alone unless the operator sets one.
+because the CLI's config dir is left alone unless the operator sets one. Agent mode (``engine/claude/agent.py``)
+changes the tools, the cwd (the workspace) and the permissions of the same options.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import claude_agent_sdk
 from claude_agent_sdk import ClaudeAgentOptions
 
 from claude_code_api.core.request import CompletionRequest
+from claude_code_api.engine.claude.agent import apply_agent
 from claude_code_api.engine.claude.tools import ClientTools
 from claude_code_api.settings import Settings
 
@@ -158,6 +160,9 @@ def agent_options(
     )
     if tools is not None:
         tools.apply(options, wait_limit=settings.pool_idle_ttl)
+    if request.agent is not None:
+        protected = [str(settings.data_dir), str(settings.workspaces_dir), str(config_dir(env))]
+        apply_agent(options, request.agent, sandbox=settings.agent_sandbox, protected=protected)
     for key, value in (extra or {}).items():
         setattr(options, key, value)
     return options

@@ -317,16 +317,19 @@ class SessionPool:
         paths.create(system_prompt(request))
         tools = ClientTools(request.tools) if request.tools else None
         options = agent_options(self._settings, request, paths, tools=tools)
-        projects = config_dir(options.env) / "projects" / project_slug(paths.cwd)
+        cwd = Path(str(options.cwd))  # the scratch cwd, or an agent's workspace
+        projects = config_dir(options.env) / "projects" / project_slug(cwd)
         uuids: tuple[str, ...] = ()
         if resume:
-            transcript = self._transcript(request, history, paths.cwd, rerun, stored)
+            transcript = self._transcript(request, history, cwd, rerun, stored)
             write_transcript(transcript, projects)
             options.resume = transcript.session_id
             uuids = transcript.uuids
         if rerun:
             options.env.update(RESUME_TURN_ENV if stored is not None else {**RESUME_TURN_ENV, **BUILT_RESUME_TURN_ENV})
-        session = LiveSession(config_key(request), options, paths.root, projects, tools)
+        session = LiveSession(
+            config_key(request), options, paths.root, projects, tools, shared_cwd=request.agent is not None
+        )
         try:
             await session.connect(history, uuids)
         except BaseException as exc:

@@ -75,12 +75,24 @@ class LiveSession:
     """
 
     def __init__(
-        self, key: str, options: ClaudeAgentOptions, root: Path, projects_dir: Path, tools: ClientTools | None = None
+        self,
+        key: str,
+        options: ClaudeAgentOptions,
+        root: Path,
+        projects_dir: Path,
+        tools: ClientTools | None = None,
+        *,
+        shared_cwd: bool = False,
     ) -> None:
         self.id = next(_ids)
         self.key = key
         self.root = root
         self.projects_dir = projects_dir
+        self.cwd = Path(str(options.cwd)) if options.cwd else root / "cwd"
+        # An agent works in its workspace, which other processes may share: the CLI then files their transcripts
+        # in one directory, so this process reads and removes only those of its own CLI sessions.
+        self.shared_cwd = shared_cwd
+        self.cli_sessions: set[str] = {options.resume} if options.resume else set()
         self._transport = _KillableTransport(prompt=_no_input(), options=options)
         self.client = ClaudeSDKClient(options, transport=self._transport)
         self.turns: list[Turn] = []
@@ -145,6 +157,19 @@ class LiveSession:
     def expect_rerun(self) -> None:
         """The resumed transcript ends with the next request's prompt, which the CLI re-runs at start-up."""
         self.submitted = "rerun"
+
+    def note_cli_session(self, message: object) -> None:
+        """Remember the CLI session id a message belongs to (a resume may start a new one)."""
+        session_id = getattr(message, "session_id", None)
+        if session_id is None:
+            session_id = (getattr(message, "data", None) or {}).get("session_id")
+        if isinstance(session_id, str) and session_id:
+            self.cli_sessions.add(session_id)
+
+    @property
+    def own_sessions(self) -> set[str] | None:
+        """The CLI sessions whose files are this process's own; None: every file in ``projects_dir`` is."""
+        return set(self.cli_sessions) if self.shared_cwd else None
 
     def messages(self) -> AsyncGenerator[Any, None]:
         return self.client.receive_messages()  # type: ignore[return-value]
@@ -211,16 +236,23 @@ class LiveSession:
             log.warning("session %s: disconnect failed", self.id, exc_info=True)
         finally:
             # Even when shutdown cancels the disconnect: the process is already killed, so its files can go.
-            remove_session_files(self.root, self.projects_dir, pid)
+            remove_session_files(self.root, self.projects_dir, pid, self.cwd, self.own_sessions)
 
 
-def remove_session_files(root: Path, projects_dir: Path, pid: int | None = None) -> None:
-    """A session's scratch directory, the transcripts the CLI filed for it under the config dir and, given the
-    (ended) process's pid, the CLI's ``sessions/<pid>.json``, which the CLI itself never removes."""
+def remove_session_files(
+    root: Path, projects_dir: Path, pid: int | None = None, cwd: Path | None = None, only: set[str] | None = None
+) -> None:
+    """A session's scratch directory, the transcripts the CLI filed for it under the config dir (``only`` those
+    of these CLI sessions, in a directory other processes share) and, given the (ended) process's pid, the CLI's
+    ``sessions/<pid>.json``, which the CLI itself never removes."""
     shutil.rmtree(root, ignore_errors=True)
-    shutil.rmtree(projects_dir, ignore_errors=True)
+    if only is None:
+        shutil.rmtree(projects_dir, ignore_errors=True)
+    for session_id in only or ():
+        (projects_dir / f"{session_id}.jsonl").unlink(missing_ok=True)
+        shutil.rmtree(projects_dir / session_id, ignore_errors=True)
     if pid is not None:
-        remove_cli_session_file(cli_sessions_dir(projects_dir), pid, root / "cwd")
+        remove_cli_session_file(cli_sessions_dir(projects_dir), pid, cwd or root / "cwd")
 
 
 def cli_sessions_dir(projects_dir: Path) -> Path:

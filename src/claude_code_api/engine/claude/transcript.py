@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from claude_code_api.core.request import Block, Turn
+from claude_code_api.engine.claude.translate import CLIENT_TOOL_PREFIX
 from claude_code_api.private_files import ensure_private_dir, write_private_text
 
 CLI_VERSION = "2.1.332"
@@ -112,14 +113,18 @@ _CALL_TYPES = ("tool_use", "tool_result")
 Signature = tuple[str, str, tuple[str, ...]]
 
 
-def read_cli_transcript(projects_dir: Path) -> list[str] | None:
-    """The newest transcript the CLI filed in ``projects_dir`` (``--resume`` may start a new file), reduced to
+def read_cli_transcript(projects_dir: Path, session_ids: Collection[str] | None = None) -> list[str] | None:
+    """The newest transcript the CLI filed in ``projects_dir`` (``--resume`` may start a new file), of one of
+    ``session_ids`` where given (agent processes share their workspace's directory), reduced to
     the conversation it holds now: its bookkeeping lines (no uuid) and the chain of entries from the newest
     message back to the first. Branches that a rewind left behind are dropped, so a resuming CLI has no other
     leaf to pick. None when there is nothing readable.
     """
     try:
-        files = sorted(projects_dir.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        found = projects_dir.glob("*.jsonl")
+        if session_ids is not None:
+            found = (p for p in found if p.stem in session_ids)
+        files = sorted(found, key=lambda p: p.stat().st_mtime)
         text = files[-1].read_text(encoding="utf-8") if files else ""
     except OSError:
         return None
@@ -154,16 +159,32 @@ def chain_matches(lines: Sequence[str], turns: Sequence[Turn]) -> bool:
     A transcript the CLI has not finished writing fails this, which is why it is checked before keeping one.
     """
     grouped: list[tuple[str, list[Block]]] = []
+    agent_calls: set[str] = set()
     for line in lines:
         entry = _parse(line)
         if entry is None or not _is_message(entry) or entry.get("isMeta"):
             continue
-        blocks = _content_blocks(entry.get("message"))
+        given = _content_blocks(entry.get("message"))
+        blocks = _without_agent_calls(given, agent_calls)
+        if given and not blocks:
+            continue  # an agent's inner step (its tool call or result): the client never sees it
         if grouped and grouped[-1][0] == entry["type"]:
             grouped[-1][1].extend(blocks)
         else:
             grouped.append((entry["type"], blocks))
     return [_signature(role, blocks) for role, blocks in grouped] == [_signature(t.role, t.blocks) for t in turns]
+
+
+def _without_agent_calls(blocks: list[Block], agent_calls: set[str]) -> list[Block]:
+    """The blocks minus Claude Code's own tool calls and their results (agent mode); the client's functions are
+    filed under the MCP prefix and stay. ``agent_calls`` collects the ids of the calls dropped so far."""
+    kept = []
+    for block in blocks:
+        if block.get("type") == "tool_use" and not str(block.get("name", "")).startswith(CLIENT_TOOL_PREFIX):
+            agent_calls.add(str(block.get("id")))
+        elif not (block.get("type") == "tool_result" and str(block.get("tool_use_id")) in agent_calls):
+            kept.append(block)
+    return kept
 
 
 def _content_blocks(message: Any) -> list[Block]:

@@ -229,7 +229,7 @@ class TranscriptKeeper:
         deadline = time.monotonic() + FLUSH_WAIT
         while True:
             try:
-                lines = await asyncio.to_thread(read_cli_transcript, session.projects_dir)
+                lines = await asyncio.to_thread(read_cli_transcript, session.projects_dir, session.own_sessions)
             except Exception:  # e.g. a file that is not UTF-8: nothing to keep, the close must go on
                 log.warning("session %s: its transcript could not be read", session.id, exc_info=True)
                 return None

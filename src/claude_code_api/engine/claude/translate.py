@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from claude_agent_sdk import ResultMessage, StreamEvent
+from claude_agent_sdk import AssistantMessage, ResultMessage, StreamEvent, ToolResultBlock, ToolUseBlock, UserMessage
 
+from claude_code_api.core.activity import result_summary, use_summary
 from claude_code_api.core.events import (
     BlockStarted,
     BlockStopped,
@@ -23,6 +24,7 @@ from claude_code_api.core.events import (
     TextDelta,
     ThinkingDelta,
     TokenUsage,
+    ToolActivity,
     ToolInputDelta,
 )
 from claude_code_api.engine.claude.upstream_text import without_addresses
@@ -61,7 +63,9 @@ class TurnTranslator:
     A turn may make several upstream calls (each numbers its content blocks from 0); the answer the client sees
     numbers the blocks it shows in one sequence. Shown are text (not with ``structured``: the JSON answer comes
     from the result's ``structured_output`` once Claude Code has validated it), thinking with its signature (with
-    ``show_thinking``) and calls of the client's functions; Claude Code's own tool calls are not.
+    ``show_thinking``) and calls of the client's functions; Claude Code's own tool calls are not. In agent mode
+    (``workspace`` set) they become ``ToolActivity`` beside the blocks, each with its result; with ``separate_legs``
+    (a client that joins text blocks into one string), text after activity starts on a new paragraph.
     """
 
     show_thinking: bool = False
@@ -77,6 +81,11 @@ class TurnTranslator:
     stream_usage: TokenUsage = field(default_factory=TokenUsage)  # this leg's upstream calls only
     last_stop_reason: str | None = None  # of the latest API response in this turn
     max_tokens_hit: bool = False  # sticky: what follows is Claude Code's own "resume" retry, not the answer
+    workspace: str | None = None  # agent mode: the workspace directory (paths in summaries are relative to it)
+    separate_legs: bool = False
+    _uses: dict[str, ToolActivity] = field(default_factory=dict)  # agent tool calls by id, awaiting their result
+    _text_shown: bool = False
+    _activity_since_text: bool = False
 
     @property
     def hit_max_tokens(self) -> bool:
@@ -89,7 +98,34 @@ class TurnTranslator:
             return self._stream_event(message.event)
         if isinstance(message, ResultMessage):
             self.result = message
+        if self.workspace is not None and isinstance(message, AssistantMessage | UserMessage):
+            return self._activity(message)
         return []
+
+    def _activity(self, message: AssistantMessage | UserMessage) -> list[Event]:
+        """Agent mode: Claude Code's own tool calls (complete, as each leg's message files them) and their
+        results, in the order they happen."""
+        if message.parent_tool_use_id is not None or isinstance(message.content, str):
+            return []  # a subagent's inner work: its own call (and result) is what the client sees
+        events: list[Event] = []
+        for block in message.content:
+            if isinstance(block, ToolUseBlock) and _is_agent_tool(block.name):
+                use = ToolActivity(
+                    "tool_use",
+                    block.id,
+                    block.name,
+                    use_summary(block.name, block.input, self.workspace or ""),
+                    input=dict(block.input),
+                )
+                self._uses[block.id] = use
+                events.append(use)
+            elif isinstance(block, ToolResultBlock) and block.tool_use_id in self._uses:
+                use = self._uses.pop(block.tool_use_id)
+                content, failed = _result_text(block.content), bool(block.is_error)
+                summary = result_summary(use.name, use.summary, content, failed)
+                events.append(ToolActivity("tool_result", use.id, use.name, summary, content=content, is_error=failed))
+        self._activity_since_text = self._activity_since_text or bool(events)
+        return events
 
     def _stream_event(self, event: dict[str, Any]) -> list[Event]:
         kind = event.get("type")
@@ -127,7 +163,7 @@ class TurnTranslator:
         kind = block.get("type")
         name = str(block.get("name", ""))
         if kind == "text" and not self.structured:
-            return [self._open(index, BlockStarted(self.next_index, "text"))]
+            return self._open_text(index)
         if kind == "thinking" and self.show_thinking:
             return [self._open(index, BlockStarted(self.next_index, "thinking"))]
         if kind == "redacted_thinking" and self.show_thinking:
@@ -140,6 +176,12 @@ class TurnTranslator:
             )
             return [self._open(index, started)]
         return []
+
+    def _open_text(self, leg_index: int) -> list[Event]:
+        started = self._open(leg_index, BlockStarted(self.next_index, "text"))
+        separate = self.separate_legs and self._text_shown and self._activity_since_text
+        self._text_shown, self._activity_since_text = True, False
+        return [started, TextDelta("\n\n", started.index)] if separate else [started]
 
     def _open(self, leg_index: int, started: BlockStarted) -> BlockStarted:
         self._leg_blocks[leg_index] = started.index
@@ -179,6 +221,9 @@ class TurnTranslator:
             # Claude Code reports both as errors; clients expect a normal finish with what was said.
             reason: StopReason = "max_tokens" if self.max_tokens_hit else "refusal"
             return [Completed(reason, usage, cost, model=self.model)]
+        if self.workspace is not None and result.subtype == "error_max_turns":
+            # The agent loop reached its bound: Claude's own word for a turn paused mid-work is pause_turn.
+            return [Completed("pause_turn", usage, cost, model=self.model)]
         if result.is_error:
             raise error_from_result(result)
         events: list[Event] = []
@@ -191,6 +236,17 @@ class TurnTranslator:
             events += [BlockStarted(index, "text"), TextDelta(text, index), BlockStopped(index)]
         events.append(Completed(_stop_reason(result.stop_reason), usage, cost, model=self.model))
         return events
+
+
+def _is_agent_tool(name: str) -> bool:
+    return not name.startswith(CLIENT_TOOL_PREFIX) and name != STRUCTURED_OUTPUT_TOOL
+
+
+def _result_text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, str):
+        return content
+    parts = content or []
+    return "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict) and p.get("type") == "text")
 
 
 def _stop_reason(reported: str | None) -> StopReason:

@@ -37,6 +37,8 @@ class TurnRun:
             structured=request.output_schema is not None,
             continued=session.submitted == "continue",
             model=request.model,
+            workspace=request.agent.directory if request.agent else None,
+            separate_legs=request.client_view == "openai",
         )
         self.cutter = StopSequenceCutter(request.stop_sequences)
         self.answer = AnswerFold()
@@ -64,6 +66,7 @@ class TurnRun:
         return events
 
     async def feed(self, message: object) -> list[Event]:
+        self.session.note_cli_session(message)
         out: list[Event] = []
         for event in self.translator.feed(message):
             out += await self._cut(event)

@@ -28,6 +28,7 @@ class _MessagesBase(_Lenient):
     tools: list[dict[str, Any]] | None = None
     tool_choice: dict[str, Any] | None = None
     thinking: dict[str, Any] | None = None
+    claude_code: Any = None  # agent mode (frontends/agent.py)
     output_config: dict[str, Any] | None = None
 
 

@@ -3,7 +3,9 @@
 The lossless view: blocks keep Claude's order and indices, thinking keeps its signature, tool_use keeps Claude's
 ``toolu_…`` id, ``stop_reason``/``stop_sequence`` are Claude's own, and usage keeps cache reads and writes apart
 from ``input_tokens``. Every key of the current ``Message`` schema is present (null where unknown), since strict
-clients validate it and send ``content`` back as the next turn.
+clients validate it and send ``content`` back as the next turn. An agent's activity is never a content block (the
+client would send it back): it is the ``claude_code`` extension of the message, streamed as ``claude_code_activity``
+events.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from claude_code_api.core.events import (
     TextDelta,
     ThinkingDelta,
     TokenUsage,
+    ToolActivity,
     ToolInputDelta,
 )
 from claude_code_api.core.fold import AnswerFold, FoldedBlock
@@ -29,6 +32,8 @@ from claude_code_api.errors import ApiError
 from claude_code_api.frontends.anthropic.errors import AnthropicErrors
 from claude_code_api.http.sse import event_frame
 
+# Agent mode: each step of the agent as it happens; the anthropic SDKs pass event types they do not know through.
+ACTIVITY_EVENT = "claude_code_activity"
 PING = 'event: ping\ndata: {"type":"ping"}\n\n'
 
 
@@ -84,7 +89,10 @@ _DIRECT = {"type": "direct"}
 
 def build_message(fold: AnswerFold, model: str, message_id: str | None = None) -> dict[str, Any]:
     content = [block_json(b) for b in fold.ordered() if not (b.kind == "text" and not b.content)]
-    return message_json(message_id or new_message_id(), model, content, fold.completed, fold.usage)
+    message = message_json(message_id or new_message_id(), model, content, fold.completed, fold.usage)
+    if fold.activity:
+        message["claude_code"] = {"activity": fold.activity_records()}
+    return message
 
 
 def _start_block(event: BlockStarted) -> dict[str, Any]:
@@ -139,6 +147,8 @@ class MessageFraming:
             out.append(event_frame("content_block_stop", {"type": "content_block_stop", "index": event.index}))
         elif isinstance(event, Completed):
             out += self._finish(event)
+        elif isinstance(event, ToolActivity):
+            out.append(event_frame(ACTIVITY_EVENT, {"type": ACTIVITY_EVENT, "activity": event.record()}))
         elif (delta := _delta(event)) is not None:
             index = getattr(event, "index", 0)
             out.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from claude_code_api.core.events import Event
 from claude_code_api.core.fold import AnswerFold
 from claude_code_api.engine.claude.options import base_env
+from claude_code_api.frontends.agent import agent_ask
 from claude_code_api.frontends.anthropic.convert import conversation, to_completion_request
 from claude_code_api.frontends.anthropic.count import estimate, exact_count
 from claude_code_api.frontends.anthropic.models import CountTokensRequest, MessagesRequest
@@ -29,7 +31,11 @@ Tagged = tuple[int, Event]
 async def create_message(request: Request) -> Response:
     body = await parse_body(request, MessagesRequest)
     state = state_of(request)
-    completion = to_completion_request(body, state.models, default_system=state.settings.default_system_prompt)
+    model, agent = agent_ask(body.model, body.claude_code, state.models, enabled=state.settings.agent)
+    completion = to_completion_request(
+        body.model_copy(update={"model": model}), state.models, default_system=state.settings.default_system_prompt
+    )
+    completion = replace(completion, agent=agent)
     events = await state.service.stream(record_of(request), completion, requested_model=body.model)
     if body.stream:
         framing = MessageFraming(completion.model, request_id=_request_id(request))

@@ -65,6 +65,7 @@ class ChatCompletionRequest(_Lenient):
     tools: list[ToolDefinition] | None = None
     tool_choice: str | dict[str, Any] | None = None
     parallel_tool_calls: bool | None = None
+    claude_code: Any = None  # agent mode (frontends/agent.py)
     response_format: dict[str, Any] | None = None
     # Accepted and ignored (the CLI has no way to honour them); listed so the README table stays true.
     temperature: float | None = None
@@ -104,6 +105,7 @@ class ResponseMessage(BaseModel):
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
     reasoning_content: str | None = None
+    claude_code: dict[str, Any] | None = None  # agent mode: {"activity": [...]} (docs/agent.md)
 
 
 class Choice(BaseModel):
@@ -139,6 +141,7 @@ class Delta(BaseModel):
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    claude_code: dict[str, Any] | None = None
 
 
 class ChunkChoice(BaseModel):
@@ -176,10 +179,10 @@ def dump_chunk(chunk: ChatCompletionChunk, *, include_usage_key: bool) -> str:
 
 
 def dump_completion(completion: ChatCompletion) -> dict[str, Any]:
-    """Serialize a completion, leaving out ``tool_calls``/``reasoning_content`` when there are none."""
+    """Serialize a completion, leaving out ``tool_calls``/``reasoning_content``/``claude_code`` when there are none."""
     data = completion.model_dump()
     for choice in data["choices"]:
-        for key in ("tool_calls", "reasoning_content"):
+        for key in ("tool_calls", "reasoning_content", "claude_code"):
             if choice["message"][key] is None:
                 del choice["message"][key]
     return data

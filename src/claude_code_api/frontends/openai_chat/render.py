@@ -3,6 +3,7 @@
 Both paths consume the same events, so a streamed answer and a non-streamed one cannot drift apart. OpenAI's
 view of Claude's answer: text blocks concatenate into ``content``, thinking becomes ``reasoning_content``, and
 tool_use blocks become ``tool_calls`` numbered from 0 per choice; signatures and redacted thinking are not shown.
+An agent's activity is a line of ``reasoning_content`` per step, and its full record the ``claude_code`` extension.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from claude_code_api.core.events import (
     TextDelta,
     ThinkingDelta,
     TokenUsage,
+    ToolActivity,
     ToolInputDelta,
 )
 from claude_code_api.core.fold import AnswerFold
@@ -101,6 +103,8 @@ class ChunkFactory:
             return Delta(content=event.text)
         if isinstance(event, ThinkingDelta):
             return Delta(reasoning_content=event.thinking)
+        if isinstance(event, ToolActivity):
+            return Delta(reasoning_content=event.summary + "\n", claude_code={"activity": [event.record()]})
         if isinstance(event, BlockStarted) and event.kind == "tool_use":
             number = sum(1 for c, _ in self._tool_index if c == choice)
             self._tool_index[(choice, event.index)] = number
@@ -119,11 +123,12 @@ def choice_of(fold: AnswerFold, index: int) -> Choice:
         ToolCall(id=b.id, function=FunctionCall(name=b.name, arguments=b.content)) for b in fold.of_kind("tool_use")
     ]
     text = fold.text()
-    thinking = fold.thinking()
+    reasoning = fold.thinking() + fold.activity_summary()
     message = ResponseMessage(
         content=text if (text or not calls) else None,
         tool_calls=calls or None,
-        reasoning_content=thinking or None,
+        reasoning_content=reasoning or None,
+        claude_code={"activity": fold.activity_records()} if fold.activity else None,
     )
     return Choice(index=index, message=message, finish_reason=finish_reason(fold.completed))
 

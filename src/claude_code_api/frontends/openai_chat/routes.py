@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from claude_code_api.core.events import Completed, Event, TokenUsage
 from claude_code_api.core.fold import AnswerFold
 from claude_code_api.errors import ApiError
+from claude_code_api.frontends.agent import agent_ask
 from claude_code_api.frontends.openai_chat.convert import to_completion_request
 from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest, dump_chunk, dump_completion
 from claude_code_api.frontends.openai_chat.render import ChunkFactory, build_completion
@@ -35,12 +37,14 @@ Tagged = tuple[int, Event]
 async def create_chat_completion(request: Request) -> Response:
     body = await parse_body(request, ChatCompletionRequest)
     state = state_of(request)
+    model, agent = agent_ask(body.model, body.claude_code, state.models, enabled=state.settings.agent)
     completion = to_completion_request(
-        body,
+        body.model_copy(update={"model": model}),
         state.models,
         default_system=state.settings.default_system_prompt,
         show_thinking=state.settings.expose_reasoning,
     )
+    completion = replace(completion, agent=agent)
     events = await state.service.stream(record_of(request), completion, requested_model=body.model, n=body.n)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

@@ -41,6 +41,7 @@ class CreateResponse(_Lenient):
     metadata: dict[str, str] | None = None
     truncation: str | None = None
     user: str | None = None
+    claude_code: Any = None  # agent mode (frontends/agent.py)
     # Accepted and ignored (the CLI has no way to honour them); echoed back as OpenAI does.
     temperature: float | None = None
     top_p: float | None = None

@@ -5,6 +5,7 @@ An ``Assembly`` folds one answer (``AnswerFold``) and gives each visible Claude 
 agree (openai-node's stream helper rejects streams where they differ). Text blocks become ``message`` items with
 one ``output_text`` part, ``tool_use`` blocks ``function_call`` items (``call_id`` is Claude's ``toolu_`` id), and
 thinking (present only when the server exposes it) ``reasoning`` items with a summary; redacted thinking is not shown.
+An agent's activity is the ``claude_code`` extension of the response, streamed as ``response.claude_code.activity``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from claude_code_api.core.events import (
     TextDelta,
     ThinkingDelta,
     TokenUsage,
+    ToolActivity,
     ToolInputDelta,
 )
 from claude_code_api.core.fold import AnswerFold, FoldedBlock
@@ -31,6 +33,8 @@ from claude_code_api.http.sse import event_frame
 
 Json = dict[str, Any]
 _PREFIX = {"text": "msg_", "tool_use": "fc_", "thinking": "rs_"}
+# Agent mode: each step of the agent as it happens (the openai SDKs pass unknown event types through).
+ACTIVITY_EVENT = "response.claude_code.activity"
 _INCOMPLETE = {"max_tokens": "max_output_tokens", "model_context_window_exceeded": "max_output_tokens"}
 
 
@@ -145,6 +149,7 @@ class Assembly:
             "model": completed.model or self.base["model"],
             "output": self.output(),
             "usage": usage_of(completed.usage),
+            **({"claude_code": {"activity": self.fold.activity_records()}} if self.fold.activity else {}),
         }
 
     def failed(self, exc: ApiError) -> Json:
@@ -184,6 +189,8 @@ class ResponsesFraming:
 
     def frames(self, item: tuple[int, Event]) -> list[str]:
         _, event = item
+        if isinstance(event, ToolActivity):
+            return [self._event(ACTIVITY_EVENT, activity=event.record())]
         index = getattr(event, "index", None)
         if index not in self.assembly.slots:
             return []

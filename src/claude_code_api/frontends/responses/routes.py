@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.errors import InvalidRequest, NotFound
+from claude_code_api.frontends.agent import agent_ask
 from claude_code_api.frontends.responses.convert import append_merged, to_completion_request
 from claude_code_api.frontends.responses.models import CreateResponse
 from claude_code_api.frontends.responses.render import Assembly, ResponsesFraming, echoed_settings, new_id
@@ -100,13 +102,15 @@ async def create_response(request: Request) -> Response:
     previous = (
         await owned(request, body.previous_response_id, "previous_response_id") if body.previous_response_id else None
     )
+    model, agent = agent_ask(body.model, body.claude_code, state.models, enabled=state.settings.agent)
     completion = to_completion_request(
-        body,
+        body.model_copy(update={"model": model}),
         state.models,
         previous.turns if previous else (),
         default_system=state.settings.default_system_prompt,
         show_thinking=state.settings.expose_reasoning,
     )
+    completion = replace(completion, agent=agent)
     assembly = Assembly(echoed_settings(body, new_id("resp_"), completion.model))
     entry = _Entry(owner_of(request), input_items(body.input), completion) if body.store else None
     events = await state.service.stream(record_of(request), completion, requested_model=body.model)
