@@ -41,6 +41,8 @@ def test_page_loads_with_models_and_no_console_errors(server: RunningServer, con
     page.locator("#pg-model option").first.wait_for(state="attached")
     assert "sonnet" in page.locator("#pg-model option").all_inner_texts()
     assert page.locator("#pg-model").input_value() == "sonnet"
+    assert page.locator("#pg-dialect option").all_inner_texts() == [label for _, label, _ in DIALECTS.values()]
+    expect(page.locator("#pg-endpoint")).to_have_text("POST /v1/chat/completions")
     page.click("#tab-operator")
     page.wait_for_selector("#operator:not([hidden])")
     assert console_page.errors == []
@@ -179,6 +181,7 @@ def test_operator_view_charts_seeded_usage_and_shows_live_processes(make_server,
     assert page.inner_text("[data-state=idle] .num") != "0"
     assert "spawn" in page.inner_text("#routes")
     assert "Unauthenticated" in page.inner_text("#errors-table")
+    assert ADMIN not in page.url
     assert console_page.errors == []
 
 
@@ -214,3 +217,39 @@ def test_operator_view_is_refused_without_the_admin_key(make_server, console_pag
     page.click("#op-load")
     expect(page.locator("#op-error")).to_contain_text("provide an API key")
     assert page.locator("#op-body").is_hidden()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_upstream_error_shows_in_the_answer_and_the_chat_goes_on(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect)
+    bad = {"status": 400, "error_type": "invalid_request_error", "error_message": f"Nope {marker}"}
+    _say(page, f"{marker}\nFAKE: {json.dumps(bad)}", path)
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert re.fullmatch(rf"\d{{3}}: .*Nope {marker}", failed.inner_text())
+    retry = _say(page, f'{marker} again\nFAKE: {{"reply": "Recovered."}}', path)
+    page.wait_for_selector(".msg.assistant .meta")
+    assert page.locator(".msg.assistant").nth(1).locator(".text").inner_text() == "Recovered."
+    assert "Nope" not in json.dumps(retry.request.post_data_json)  # the failed turn is not resent
+    # the browser logs the failed request itself; the page raised nothing
+    assert [e for e in console_page.errors if "status of 502" not in e] == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_error_after_the_stream_started_shows_in_the_answer(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    # Claude Code goes silent after its first words, so the server gives up mid-stream and says so in-band.
+    server = make_server(api_keys=[KEY], idle_timeout=1.0)
+    page = _open_playground(console_page, server, dialect)
+    stall = {"reply": "Started then stalled here", "chunks": 3, "chunk_delay": 6}
+    response = _say(page, f"{marker}\nFAKE: {json.dumps(stall)}", path)
+    assert response.status == 200
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert failed.inner_text() == "Claude Code produced no output for 1 s."
+    assert page.inner_text(".msg.assistant .text").startswith("Started")  # the words that came before stay
+    assert console_page.errors == []

@@ -136,6 +136,7 @@ def test_startup_banner_says_where_what_and_how_in_a_few_lines() -> None:
     text = "\n".join(lines)
     assert len(lines) <= 8
     assert "http://localhost:9000/v1 (listening on all interfaces)" in text
+    assert "Anthropic SDKs    http://localhost:9000  (base URL without /v1)" in text
     assert "API key required" in text and "`claude login` (Claude subscription)" in text
     assert "sonnet, opus, haiku, gpt-4o and 1 more" in text
     assert "up to 3 Claude Code processes at once, 5 may queue" in text

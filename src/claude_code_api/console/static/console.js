@@ -253,8 +253,8 @@ async function send(event) {
     answer.dataset.dialect = result.dialect.id;
     answer.append(el("div", describeAnswer(result), "meta"));
   } catch (err) {
-    answer.classList.add("error");
-    answer.querySelector(".text").textContent = err.message;
+    answer.classList.add("error"); // what streamed before the failure stays visible above the error
+    answer.append(el("div", err.message, "err"));
     chat.messages.pop(); // the failed turn is not part of the conversation
   } finally {
     chat.busy = false;
