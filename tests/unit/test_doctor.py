@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import cli_settings
 
-from claude_code_api import cli
+from claude_code_api import cli, doctor
 from claude_code_api.banner import startup_banner
 from claude_code_api.doctor import AuthInfo, auth_from_status, check_memory, redact_url
 from claude_code_api.settings import Settings
@@ -107,6 +107,20 @@ def test_unreachable_redis_fails_without_printing_its_password(upstream: FakeUps
     status, out = run(settings, "--no-call")
     assert status == 1 and "[FAIL] Redis" in out and f"redis://127.0.0.1:{port}/0 does not answer" in out
     assert "hunter2" not in out
+
+
+@pytest.mark.e2e
+def test_a_hung_upstream_fails_the_test_call_at_its_deadline(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        gateway = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {"HOME": str(tmp_path), "ANTHROPIC_BASE_URL": gateway, "ANTHROPIC_API_KEY": "sk-test"}
+        settings = Settings(data_dir=tmp_path / "data", port=_free_port(), cli_env=env, upstream_max_retries=0)
+        status, out = doctor.doctor(settings, call=True, as_json=False, call_deadline=3)
+    assert status == 1
+    assert "[FAIL] Test call" in out and "no answer within 3 s" in out
+    assert "fix: check the network or the gateway; skip this check with --no-call" in out
 
 
 def test_memory_short_of_max_processes_suggests_a_limit() -> None:

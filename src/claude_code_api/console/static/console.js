@@ -259,6 +259,7 @@ async function send(event) {
   } finally {
     chat.busy = false;
     $("pg-send").disabled = false;
+    showServer(); // the answer may have started or reused a Claude Code process
   }
 }
 
@@ -578,7 +579,8 @@ function showTab() {
 }
 
 function showServerLine(health) {
-  $("server-status").textContent = `v${health.version} · ${(health.processes || {}).live || 0} live processes`;
+  const live = (health.processes || {}).live || 0;
+  $("server-status").textContent = `v${health.version} · ${live} live ${live === 1 ? "process" : "processes"}`;
 }
 
 async function showServer() {
