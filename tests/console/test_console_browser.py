@@ -253,3 +253,26 @@ def test_an_error_after_the_stream_started_shows_in_the_answer(
     assert failed.inner_text() == "Claude Code produced no output for 1 s."
     assert page.inner_text(".msg.assistant .text").startswith("Started")  # the words that came before stay
     assert console_page.errors == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_stream_cut_before_its_end_event_is_shown_as_incomplete(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect)
+
+    def drop_the_last_event(route: Any) -> None:  # as if the connection broke just before the answer's end
+        real = route.fetch()
+        events = real.text().rstrip("\n").split("\n\n")
+        assert len(events) > 2
+        route.fulfill(response=real, body="\n\n".join(events[:-1]) + "\n\n")
+
+    page.route("**" + path, drop_the_last_event)
+    page.fill("#pg-input", f'{marker}\nFAKE: {{"reply": "Almost whole."}}')
+    page.click("#pg-send")
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert failed.inner_text() == "The stream ended before the answer was complete."
+    assert page.inner_text(".msg.assistant .text") == "Almost whole."
+    assert console_page.errors == []

@@ -49,21 +49,25 @@ async function* sseEvents(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const event = { event: "message", data: [] };
-      for (const line of block.split("\n")) {
-        if (line.startsWith("data:")) event.data.push(line.slice(5).replace(/^ /, ""));
-        else if (line.startsWith("event:")) event.event = line.slice(6).trim();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const event = { event: "message", data: [] };
+        for (const line of block.split("\n")) {
+          if (line.startsWith("data:")) event.data.push(line.slice(5).replace(/^ /, ""));
+          else if (line.startsWith("event:")) event.event = line.slice(6).trim();
+        }
+        if (event.data.length) yield { event: event.event, data: event.data.join("\n") };
       }
-      if (event.data.length) yield { event: event.event, data: event.data.join("\n") };
     }
+  } finally {
+    reader.cancel().catch(() => {}); // a reader left early (error or end event) frees the connection
   }
 }
 
@@ -242,7 +246,7 @@ async function send(event) {
   const text = $("pg-input").value.trim();
   if (!text || chat.busy) return;
   chat.busy = true;
-  $("pg-send").disabled = true;
+  $("pg-send").disabled = $("pg-reset").disabled = true;
   $("pg-input").value = "";
   chat.messages.push({ role: "user", content: text });
   bubble("user", text);
@@ -258,7 +262,7 @@ async function send(event) {
     chat.messages.pop(); // the failed turn is not part of the conversation
   } finally {
     chat.busy = false;
-    $("pg-send").disabled = false;
+    $("pg-send").disabled = $("pg-reset").disabled = false;
     showServer(); // the answer may have started or reused a Claude Code process
   }
 }
@@ -291,8 +295,13 @@ async function ask(target) {
         target.textContent = result.text;
       }
       if (part.usage) result.usage = { ...result.usage, ...part.usage };
-      if (part.done) break;
+      if (part.done) {
+        result.complete = true;
+        break;
+      }
     }
+    // every dialect ends a whole answer with its own event: without it the connection dropped mid-answer
+    if (!result.complete) throw new Error("The stream ended before the answer was complete.");
   }
   result.finished = performance.now();
   return result;
