@@ -37,6 +37,7 @@ from claude_code_api.settings import Settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
 PROCESS_MB = 200  # resident memory of one live Claude Code process, measured on the pinned CLI
+CALL_DEADLINE = 30.0  # the test call's bound: a cold start plus one short answer take a few seconds
 LOGIN_FIX = "run `claude login` as the user that runs the server, or set ANTHROPIC_API_KEY"
 _MARKS: dict[Status, str] = {"ok": "[ ok ]", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
 
@@ -258,7 +259,7 @@ async def _collect(engine: ClaudeCodeEngine, request: CompletionRequest) -> tupl
     raise EngineUnavailable("Claude Code ended without an answer.")
 
 
-async def run_checks(settings: Settings, *, call: bool = True, call_deadline: float = 60.0) -> list[Check]:
+async def run_checks(settings: Settings, *, call: bool = True, call_deadline: float = CALL_DEADLINE) -> list[Check]:
     """Every check in order; the test call runs only when the CLI and its login look usable."""
     checks = [await check_cli(settings), await check_auth(settings), check_data_dir(settings)]
     if not call:
@@ -297,7 +298,7 @@ def render_json(checks: list[Check]) -> str:
     return json.dumps({"ok": not blocking(checks), "checks": [asdict(c) for c in checks]}, indent=2)
 
 
-def doctor(settings: Settings, *, call: bool, as_json: bool, call_deadline: float = 60.0) -> tuple[int, str]:
+def doctor(settings: Settings, *, call: bool, as_json: bool, call_deadline: float = CALL_DEADLINE) -> tuple[int, str]:
     """Run the checks; return the exit status (1 when something blocks serving) and the report."""
     checks = asyncio.run(run_checks(settings, call=call, call_deadline=call_deadline))
     report = render_json(checks) if as_json else render_text(checks)

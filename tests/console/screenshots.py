@@ -52,13 +52,27 @@ def main() -> None:
             page.dispatch_event("#pg-key", "change")
             page.locator("#pg-model option").first.wait_for(state="attached")
             page.fill("#pg-system", "You are a concise assistant.")
-            for question, reply in [
-                ("What does this server do?", "It answers OpenAI-style requests by running each through Claude Code."),
-                ("And how do I point my client at it?", "Set the base URL to http://127.0.0.1:8000/v1 and your key."),
-            ]:
+            conversation = [  # one turn per dialect; the last one unstreamed, so its cost shows
+                (
+                    "chat",
+                    True,
+                    "What does this server do?",
+                    "It runs OpenAI- and Anthropic-style requests through Claude Code.",
+                ),
+                (
+                    "messages",
+                    True,
+                    "Which SDKs can I use?",
+                    "OpenAI's and Anthropic's: pick the dialect here to see each.",
+                ),
+                ("responses", False, "And what did that cost?", "Each answer shows its tokens, latency and cost."),
+            ]
+            for turn, (dialect, stream, question, reply) in enumerate(conversation):
+                page.select_option("#pg-dialect", dialect)
+                page.set_checked("#pg-stream", stream)
                 page.fill("#pg-input", f'{question}\nFAKE: {{"reply": "{reply}"}}')
                 page.click("#pg-send")
-                page.locator(".msg.assistant .meta").nth(0 if "What" in question else 1).wait_for()
+                page.locator(".msg.assistant .meta").nth(turn).wait_for()
             page.screenshot(path=str(OUT / "console-playground.png"))
             page.goto(server.url + "/console#operator")
             page.fill("#op-key", ADMIN)

@@ -3,6 +3,7 @@ against the fake upstream."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -40,28 +41,123 @@ def test_page_loads_with_models_and_no_console_errors(server: RunningServer, con
     page.locator("#pg-model option").first.wait_for(state="attached")
     assert "sonnet" in page.locator("#pg-model option").all_inner_texts()
     assert page.locator("#pg-model").input_value() == "sonnet"
+    assert page.locator("#pg-dialect option").all_inner_texts() == [label for _, label, _ in DIALECTS.values()]
+    expect(page.locator("#pg-endpoint")).to_have_text("POST /v1/chat/completions")
     page.click("#tab-operator")
     page.wait_for_selector("#operator:not([hidden])")
     assert console_page.errors == []
 
 
-def test_a_chat_message_streams_the_answer_and_shows_usage(
+# Cached input counts as input in every dialect's summary, so one usage gives the same line in all three.
+USAGE = {"input_tokens": 11, "output_tokens": 7, "cache_read_input_tokens": 5, "cache_creation_input_tokens": 3}
+USAGE_LINE = "19 in / 7 out tokens (5 cached)"
+KEY = "sk-playground-key"
+
+
+def _check_chat_completions(request: Any, body: dict[str, Any]) -> None:
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert body["stream_options"] == {"include_usage": True}
+    assert body["messages"][0] == {"role": "system", "content": "You answer briefly."}
+
+
+def _check_messages(request: Any, body: dict[str, Any]) -> None:
+    assert request.headers["x-api-key"] == KEY and "authorization" not in request.headers
+    assert request.headers["anthropic-version"] == "2023-06-01"
+    assert body["system"] == "You answer briefly." and body["max_tokens"] > 0
+    assert body["messages"][0]["role"] == "user"
+
+
+def _check_responses(request: Any, body: dict[str, Any]) -> None:
+    assert request.headers["authorization"] == f"Bearer {KEY}"
+    assert body["instructions"] == "You answer briefly." and body["store"] is False
+    assert body["input"][0]["role"] == "user"
+
+
+DIALECTS = {
+    "chat": ("/v1/chat/completions", "Chat Completions", _check_chat_completions),
+    "messages": ("/v1/messages", "Anthropic Messages", _check_messages),
+    "responses": ("/v1/responses", "Responses", _check_responses),
+}
+
+
+def _open_playground(console: ConsolePage, server: RunningServer, dialect: str, *, stream: bool = True) -> Any:
+    page = console.page
+    page.goto(server.url + "/console")
+    page.fill("#pg-key", KEY)
+    page.dispatch_event("#pg-key", "change")
+    page.locator("#pg-model option").first.wait_for(state="attached")
+    page.select_option("#pg-dialect", dialect)
+    expect(page.locator("#pg-endpoint")).to_have_text("POST " + DIALECTS[dialect][0])
+    page.set_checked("#pg-stream", stream)
+    page.fill("#pg-system", "You answer briefly.")
+    return page
+
+
+def _say(page: Any, text: str, path: str) -> Any:
+    page.fill("#pg-input", text)
+    with page.expect_response("**" + path) as answer:
+        page.click("#pg-send")
+    return answer.value
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_message_streams_the_answer_and_shows_usage_in_each_dialect(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path, label, check_request = DIALECTS[dialect]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect)
+    directive = json.dumps({"reply": f"Streamed from the fake {marker}", "chunks": 4, "usage": USAGE})
+    response = _say(page, f"{marker}\nFAKE: {directive}", path)
+    assert response.headers["content-type"].startswith("text/event-stream")
+    body = response.request.post_data_json
+    assert body["stream"] is True and body["model"] == "sonnet"
+    check_request(response.request, body)
+    meta = page.wait_for_selector(".msg.assistant .meta")
+    assert page.inner_text(".msg.assistant .text") == f"Streamed from the fake {marker}"
+    assert re.fullmatch(
+        rf"{label} · {re.escape(USAGE_LINE)} · \d+\.\d\d s · first token \d+\.\d\d s · cost: turn Stream off to see it",
+        meta.inner_text(),
+    )
+    assert console_page.errors == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_without_streaming_each_dialect_shows_the_cost_the_server_reports(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path, label, _ = DIALECTS[dialect]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect, stream=False)
+    response = _say(page, f'{marker}\nFAKE: {{"reply": "Whole answer.", "usage": {json.dumps(USAGE)}}}', path)
+    cost = float(response.headers["x-claude-cost-usd"])
+    assert cost > 0
+    meta = page.wait_for_selector(".msg.assistant .meta")
+    assert page.inner_text(".msg.assistant .text") == "Whole answer."
+    assert re.fullmatch(rf"{label} · {re.escape(USAGE_LINE)} · \d+\.\d\d s · \${cost:.6f}", meta.inner_text())
+    assert console_page.errors == []
+
+
+def test_switching_dialect_mid_chat_keeps_the_conversation(
     server: RunningServer, console_page: ConsolePage, marker: str
 ) -> None:
     page = console_page.page
     page.goto(server.url + "/console")
     page.locator("#pg-model option").first.wait_for(state="attached")
-    page.fill("#pg-system", "You answer briefly.")
-    page.fill("#pg-input", f'{marker}\nFAKE: {{"reply": "Streamed from the fake {marker}", "chunks": 4}}')
-    with page.expect_response("**/v1/chat/completions") as answer:
-        page.click("#pg-send")
-    assert answer.value.headers["content-type"].startswith("text/event-stream")
-    body = answer.value.request.post_data_json
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
-    assert body["messages"][0] == {"role": "system", "content": "You answer briefly."}
-    meta = page.wait_for_selector(".msg.assistant .meta")
-    assert page.inner_text(".msg.assistant .text") == f"Streamed from the fake {marker}"
-    assert re.search(r"\d+ in / \d+ out tokens · \d+\.\d\d s", meta.inner_text())
+    page.select_option("#pg-dialect", "chat")
+    _say(page, f'{marker} one\nFAKE: {{"reply": "First answer."}}', "/v1/chat/completions")
+    page.locator(".msg.assistant .meta").first.wait_for()
+    page.select_option("#pg-dialect", "messages")
+    second = _say(page, f'{marker} two\nFAKE: {{"reply": "Second answer."}}', "/v1/messages")
+    page.locator(".msg.assistant .meta").nth(1).wait_for()
+    sent = second.request.post_data_json["messages"]
+    assert [(m["role"], m["content"]) for m in sent[:2]] == [
+        ("user", f'{marker} one\nFAKE: {{"reply": "First answer."}}'),
+        ("assistant", "First answer."),
+    ]
+    assert page.locator(".msg.assistant[data-dialect=messages] .text").inner_text() == "Second answer."
+    page.reload()  # the choice of dialect survives a reload of the tab
+    expect(page.locator("#pg-endpoint")).to_have_text("POST /v1/messages")
     assert console_page.errors == []
 
 
@@ -85,6 +181,7 @@ def test_operator_view_charts_seeded_usage_and_shows_live_processes(make_server,
     assert page.inner_text("[data-state=idle] .num") != "0"
     assert "spawn" in page.inner_text("#routes")
     assert "Unauthenticated" in page.inner_text("#errors-table")
+    assert ADMIN not in page.url
     assert console_page.errors == []
 
 
@@ -120,3 +217,62 @@ def test_operator_view_is_refused_without_the_admin_key(make_server, console_pag
     page.click("#op-load")
     expect(page.locator("#op-error")).to_contain_text("provide an API key")
     assert page.locator("#op-body").is_hidden()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_upstream_error_shows_in_the_answer_and_the_chat_goes_on(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect)
+    bad = {"status": 400, "error_type": "invalid_request_error", "error_message": f"Nope {marker}"}
+    _say(page, f"{marker}\nFAKE: {json.dumps(bad)}", path)
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert re.fullmatch(rf"\d{{3}}: .*Nope {marker}", failed.inner_text())
+    retry = _say(page, f'{marker} again\nFAKE: {{"reply": "Recovered."}}', path)
+    page.wait_for_selector(".msg.assistant .meta")
+    assert page.locator(".msg.assistant").nth(1).locator(".text").inner_text() == "Recovered."
+    assert "Nope" not in json.dumps(retry.request.post_data_json)  # the failed turn is not resent
+    # the browser logs the failed request itself; the page raised nothing
+    assert [e for e in console_page.errors if "status of 502" not in e] == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_error_after_the_stream_started_shows_in_the_answer(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    # Claude Code goes silent after its first words, so the server gives up mid-stream and says so in-band.
+    server = make_server(api_keys=[KEY], idle_timeout=1.0)
+    page = _open_playground(console_page, server, dialect)
+    stall = {"reply": "Started then stalled here", "chunks": 3, "chunk_delay": 6}
+    response = _say(page, f"{marker}\nFAKE: {json.dumps(stall)}", path)
+    assert response.status == 200
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert failed.inner_text() == "Claude Code produced no output for 1 s."
+    assert page.inner_text(".msg.assistant .text").startswith("Started")  # the words that came before stay
+    assert console_page.errors == []
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_stream_cut_before_its_end_event_is_shown_as_incomplete(
+    make_server, console_page: ConsolePage, marker: str, dialect: str
+) -> None:
+    path = DIALECTS[dialect][0]
+    server = make_server(api_keys=[KEY])
+    page = _open_playground(console_page, server, dialect)
+
+    def drop_the_last_event(route: Any) -> None:  # as if the connection broke just before the answer's end
+        real = route.fetch()
+        events = real.text().rstrip("\n").split("\n\n")
+        assert len(events) > 2
+        route.fulfill(response=real, body="\n\n".join(events[:-1]) + "\n\n")
+
+    page.route("**" + path, drop_the_last_event)
+    page.fill("#pg-input", f'{marker}\nFAKE: {{"reply": "Almost whole."}}')
+    page.click("#pg-send")
+    failed = page.wait_for_selector(".msg.assistant.error .err")
+    assert failed.inner_text() == "The stream ended before the answer was complete."
+    assert page.inner_text(".msg.assistant .text") == "Almost whole."
+    assert console_page.errors == []

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.conftest import cli_settings
 
-from claude_code_api import cli
+from claude_code_api import cli, doctor
 from claude_code_api.banner import startup_banner
 from claude_code_api.doctor import AuthInfo, auth_from_status, check_memory, redact_url
 from claude_code_api.settings import Settings
@@ -109,6 +109,20 @@ def test_unreachable_redis_fails_without_printing_its_password(upstream: FakeUps
     assert "hunter2" not in out
 
 
+@pytest.mark.e2e
+def test_a_hung_upstream_fails_the_test_call_at_its_deadline(tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        gateway = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = {"HOME": str(tmp_path), "ANTHROPIC_BASE_URL": gateway, "ANTHROPIC_API_KEY": "sk-test"}
+        settings = Settings(data_dir=tmp_path / "data", port=_free_port(), cli_env=env, upstream_max_retries=0)
+        status, out = doctor.doctor(settings, call=True, as_json=False, call_deadline=3)
+    assert status == 1
+    assert "[FAIL] Test call" in out and "no answer within 3 s" in out
+    assert "fix: check the network or the gateway; skip this check with --no-call" in out
+
+
 def test_memory_short_of_max_processes_suggests_a_limit() -> None:
     check = check_memory(Settings(max_processes=8), available=500)
     assert check.status == "warn" and check.fix == "set CLAUDE_CODE_API_MAX_PROCESSES=2 (or free memory)"
@@ -136,6 +150,7 @@ def test_startup_banner_says_where_what_and_how_in_a_few_lines() -> None:
     text = "\n".join(lines)
     assert len(lines) <= 8
     assert "http://localhost:9000/v1 (listening on all interfaces)" in text
+    assert "Anthropic SDKs    http://localhost:9000  (base URL without /v1)" in text
     assert "API key required" in text and "`claude login` (Claude subscription)" in text
     assert "sonnet, opus, haiku, gpt-4o and 1 more" in text
     assert "up to 3 Claude Code processes at once, 5 may queue" in text

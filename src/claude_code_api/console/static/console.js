@@ -49,57 +49,148 @@ async function* sseEvents(response) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const event = { event: "message", data: [] };
-      for (const line of block.split("\n")) {
-        if (line.startsWith("data:")) event.data.push(line.slice(5).replace(/^ /, ""));
-        else if (line.startsWith("event:")) event.event = line.slice(6).trim();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const event = { event: "message", data: [] };
+        for (const line of block.split("\n")) {
+          if (line.startsWith("data:")) event.data.push(line.slice(5).replace(/^ /, ""));
+          else if (line.startsWith("event:")) event.event = line.slice(6).trim();
+        }
+        if (event.data.length) yield { event: event.event, data: event.data.join("\n") };
       }
-      if (event.data.length) yield { event: event.event, data: event.data.join("\n") };
     }
+  } finally {
+    reader.cancel().catch(() => {}); // a reader left early (error or end event) frees the connection
   }
 }
 
-// ---- Dialects: one object per wire format. buildRequest turns the neutral conversation into {path, body};
-// parseStream turns one SSE event into {text?, usage?, error?, done?}; parseResponse does the same for a whole
-// non-streaming answer. Anthropic Messages (/v1/messages) and Responses (/v1/responses) slot in as two more. ----
+// ---- Dialects: one small object per wire format, so adding one is local to its object and the DIALECTS list.
+//   buildRequest({model, system, messages, stream, key}) -> {path, headers, body}  (messages: [{role, content}])
+//   parseStreamEvent({event, data}) -> {text?, usage?, error?, done?}  (usage: the dialect's raw usage, merged
+//                                       across events, since Messages splits it over message_start/message_delta)
+//   parseResponse(json) -> {text, usage}  (a whole non-streaming answer)
+//   usage(raw) -> {input, output, cached}  (input counts cached input too, the same in every dialect) ----
+
+const bearer = (key) => (key ? { Authorization: "Bearer " + key } : {});
+const JSON_TYPE = { "Content-Type": "application/json" };
 
 const chatCompletions = {
   id: "chat",
   label: "Chat Completions",
-  buildRequest({ model, system, messages, stream }) {
+  path: "/v1/chat/completions",
+  buildRequest({ model, system, messages, stream, key }) {
     const all = system ? [{ role: "system", content: system }, ...messages] : messages;
     const body = { model, messages: all, stream };
     if (stream) body.stream_options = { include_usage: true };
-    return { path: "/v1/chat/completions", body };
+    return { path: this.path, headers: { ...JSON_TYPE, ...bearer(key) }, body };
   },
-  parseStream({ data }) {
+  parseStreamEvent({ data }) {
     if (data === "[DONE]") return { done: true };
     const chunk = JSON.parse(data);
     if (chunk.error) return { error: chunk.error.message };
     const out = {};
     const choice = chunk.choices && chunk.choices[0];
     if (choice && choice.delta && choice.delta.content) out.text = choice.delta.content;
-    if (chunk.usage) out.usage = usageOf(chunk.usage);
+    if (chunk.usage) out.usage = chunk.usage;
     return out;
   },
   parseResponse(json) {
-    return { text: json.choices[0].message.content || "", usage: usageOf(json.usage) };
+    return { text: json.choices[0].message.content || "", usage: json.usage };
+  },
+  usage(u) {
+    const cached = (u.prompt_tokens_details && u.prompt_tokens_details.cached_tokens) || 0;
+    return { input: u.prompt_tokens, output: u.completion_tokens, cached };
   },
 };
 
-function usageOf(u) {
-  return u ? { input: u.prompt_tokens, output: u.completion_tokens } : null;
-}
+const anthropicMessages = {
+  id: "messages",
+  label: "Anthropic Messages",
+  path: "/v1/messages",
+  maxTokens: 4096, // required by the Messages API; ample for a playground answer
+  buildRequest({ model, system, messages, stream, key }) {
+    const body = { model, max_tokens: this.maxTokens, messages, stream };
+    if (system) body.system = system;
+    const headers = { ...JSON_TYPE, "anthropic-version": "2023-06-01" };
+    if (key) headers["x-api-key"] = key;
+    return { path: this.path, headers, body };
+  },
+  parseStreamEvent({ data }) {
+    const evt = JSON.parse(data);
+    switch (evt.type) {
+      case "message_start":
+        return { usage: evt.message.usage };
+      case "content_block_delta":
+        return evt.delta.type === "text_delta" ? { text: evt.delta.text } : {};
+      case "message_delta":
+        return { usage: evt.usage };
+      case "message_stop":
+        return { done: true };
+      case "error":
+        return { error: evt.error.message };
+      default: // ping, content_block_start/stop: nothing to show
+        return {};
+    }
+  },
+  parseResponse(json) {
+    const text = json.content.filter((b) => b.type === "text").map((b) => b.text).join("");
+    return { text, usage: json.usage };
+  },
+  usage(u) {
+    // Anthropic counts cache reads and writes apart from input_tokens
+    const read = u.cache_read_input_tokens || 0;
+    return { input: (u.input_tokens || 0) + read + (u.cache_creation_input_tokens || 0), output: u.output_tokens, cached: read };
+  },
+};
 
-const DIALECTS = [chatCompletions];
+const responses = {
+  id: "responses",
+  label: "Responses",
+  path: "/v1/responses",
+  buildRequest({ model, system, messages, stream, key }) {
+    // The whole conversation each turn with store:false, so switching dialects mid-chat keeps the history and the
+    // playground leaves nothing in the server's response store.
+    const body = { model, input: messages.map((m) => ({ role: m.role, content: m.content })), stream, store: false };
+    if (system) body.instructions = system;
+    return { path: this.path, headers: { ...JSON_TYPE, ...bearer(key) }, body };
+  },
+  parseStreamEvent({ data }) {
+    const evt = JSON.parse(data);
+    switch (evt.type) {
+      case "response.output_text.delta":
+        return { text: evt.delta };
+      case "response.completed":
+      case "response.incomplete":
+        return { usage: evt.response.usage, done: true };
+      case "response.failed":
+        return { error: (evt.response.error && evt.response.error.message) || "The response failed." };
+      case "error":
+        return { error: evt.message };
+      default:
+        return {};
+    }
+  },
+  parseResponse(json) {
+    const text = json.output
+      .filter((item) => item.type === "message")
+      .flatMap((item) => item.content.filter((p) => p.type === "output_text").map((p) => p.text))
+      .join("");
+    return { text, usage: json.usage };
+  },
+  usage(u) {
+    const cached = (u.input_tokens_details && u.input_tokens_details.cached_tokens) || 0;
+    return { input: u.input_tokens, output: u.output_tokens, cached };
+  },
+};
+
+const DIALECTS = [chatCompletions, anthropicMessages, responses];
 
 // ---- Playground ----
 
@@ -136,11 +227,15 @@ function bubble(role, text) {
   return node;
 }
 
-function describeAnswer({ usage, started, firstAt, cost, stream }) {
-  const parts = [];
-  if (usage) parts.push(`${usage.input} in / ${usage.output} out tokens`);
-  parts.push(`${((performance.now() - started) / 1000).toFixed(2)} s`);
+function describeAnswer({ dialect: d, usage, started, finished, firstAt, cost, stream }) {
+  const parts = [d.label];
+  if (usage) {
+    const tokens = d.usage(usage);
+    parts.push(`${tokens.input} in / ${tokens.output} out tokens` + (tokens.cached ? ` (${tokens.cached} cached)` : ""));
+  }
+  parts.push(`${((finished - started) / 1000).toFixed(2)} s`);
   if (firstAt) parts.push(`first token ${((firstAt - started) / 1000).toFixed(2)} s`);
+  // The server reports cost in the X-Claude-Cost-USD header of a whole answer; a stream's headers leave first.
   if (cost !== null && cost !== undefined) parts.push(`$${Number(cost).toFixed(6)}`);
   else if (stream) parts.push("cost: turn Stream off to see it");
   return parts.join(" · ");
@@ -151,7 +246,7 @@ async function send(event) {
   const text = $("pg-input").value.trim();
   if (!text || chat.busy) return;
   chat.busy = true;
-  $("pg-send").disabled = true;
+  $("pg-send").disabled = $("pg-reset").disabled = true;
   $("pg-input").value = "";
   chat.messages.push({ role: "user", content: text });
   bubble("user", text);
@@ -159,53 +254,70 @@ async function send(event) {
   try {
     const result = await ask(answer.querySelector(".text"));
     chat.messages.push({ role: "assistant", content: result.text });
+    answer.dataset.dialect = result.dialect.id;
     answer.append(el("div", describeAnswer(result), "meta"));
   } catch (err) {
-    answer.classList.add("error");
-    answer.querySelector(".text").textContent = err.message;
+    answer.classList.add("error"); // what streamed before the failure stays visible above the error
+    answer.append(el("div", err.message, "err"));
     chat.messages.pop(); // the failed turn is not part of the conversation
   } finally {
     chat.busy = false;
-    $("pg-send").disabled = false;
+    $("pg-send").disabled = $("pg-reset").disabled = false;
+    showServer(); // the answer may have started or reused a Claude Code process
   }
 }
 
 async function ask(target) {
   const d = dialect();
   const stream = $("pg-stream").checked;
-  const { path, body } = d.buildRequest({
+  const { path, headers, body } = d.buildRequest({
     model: $("pg-model").value,
     system: $("pg-system").value.trim(),
     messages: chat.messages,
     stream,
+    key: $("pg-key").value,
   });
-  const headers = { "Content-Type": "application/json" };
-  if ($("pg-key").value) headers.Authorization = "Bearer " + $("pg-key").value;
   const started = performance.now();
   const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(await errorText(response));
+  const result = { dialect: d, text: "", usage: null, started, firstAt: null, stream, cost: null };
   if (!stream) {
-    const result = d.parseResponse(await response.json());
+    Object.assign(result, d.parseResponse(await response.json()));
+    result.cost = response.headers.get("X-Claude-Cost-USD");
     target.textContent = result.text;
-    return { ...result, started, stream, cost: response.headers.get("X-Claude-Cost-USD") };
-  }
-  const result = { text: "", usage: null, started, firstAt: null, stream, cost: null };
-  for await (const evt of sseEvents(response)) {
-    const part = d.parseStream(evt);
-    if (part.error) throw new Error(part.error);
-    if (part.text) {
-      result.firstAt = result.firstAt || performance.now();
-      result.text += part.text;
-      target.textContent = result.text;
+  } else {
+    for await (const evt of sseEvents(response)) {
+      const part = d.parseStreamEvent(evt);
+      if (part.error) throw new Error(part.error);
+      if (part.text) {
+        result.firstAt = result.firstAt || performance.now();
+        result.text += part.text;
+        target.textContent = result.text;
+      }
+      if (part.usage) result.usage = { ...result.usage, ...part.usage };
+      if (part.done) {
+        result.complete = true;
+        break;
+      }
     }
-    if (part.usage) result.usage = part.usage;
-    if (part.done) break;
+    // every dialect ends a whole answer with its own event: without it the connection dropped mid-answer
+    if (!result.complete) throw new Error("The stream ended before the answer was complete.");
   }
+  result.finished = performance.now();
   return result;
+}
+
+function showEndpoint() {
+  $("pg-endpoint").textContent = "POST " + dialect().path;
+  sessionStorage.setItem("cca.dialect", dialect().id);
 }
 
 function setUpPlayground() {
   $("pg-dialect").replaceChildren(...DIALECTS.map((d) => Object.assign(el("option", d.label), { value: d.id })));
+  $("pg-dialect").value = sessionStorage.getItem("cca.dialect") || DIALECTS[0].id;
+  if (!$("pg-dialect").value) $("pg-dialect").value = DIALECTS[0].id; // a remembered dialect this page lacks
+  $("pg-dialect").addEventListener("change", showEndpoint);
+  showEndpoint();
   remembered($("pg-key"), "cca.key");
   remembered($("pg-system"), "cca.system");
   $("pg-key").addEventListener("change", () => $("pg-key").value && loadModels());
@@ -476,7 +588,8 @@ function showTab() {
 }
 
 function showServerLine(health) {
-  $("server-status").textContent = `v${health.version} · ${(health.processes || {}).live || 0} live processes`;
+  const live = (health.processes || {}).live || 0;
+  $("server-status").textContent = `v${health.version} · ${live} live ${live === 1 ? "process" : "processes"}`;
 }
 
 async function showServer() {
