@@ -29,7 +29,7 @@ import redis
 from claude_code_api.core.events import Completed, TextDelta
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.core.request import CompletionRequest, Turn
-from claude_code_api.engine.claude.engine import ClaudeCodeEngine
+from claude_code_api.engine.claude.engine import ClaudeCodeEngine, agent_status
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.transcript import CLI_VERSION
 from claude_code_api.errors import ApiError, EngineUnavailable
@@ -221,8 +221,19 @@ def check_memory(settings: Settings, available: int | None) -> Check:
     return Check("Memory", "ok", f"{limit}; {available} MiB available")
 
 
-def check_agent_mode() -> Check:
-    return Check("Agent mode", "skip", "not available in this version (chat mode only: no tools, no sandbox needed)")
+def check_agent_mode(settings: Settings) -> Check:
+    """Agent mode, its tools and, when Bash is allowed, whether Claude Code's sandbox can run (the server refuses
+    to start agent mode with Bash where it cannot)."""
+    status = agent_status(settings)
+    if not status["enabled"]:
+        return Check("Agent mode", "skip", "off (chat mode only); turn it on with CLAUDE_CODE_API_AGENT=true")
+    detail = f"on: tools {', '.join(status['tools'])}; workspaces in {settings.workspaces_dir}"
+    if status["sandbox"] == "unavailable":
+        return Check("Agent mode", "fail", f"{detail}; {status['error']}", "apt-get install bubblewrap socat")
+    if status["sandbox"] == "off":
+        fix = "set CLAUDE_CODE_API_AGENT_SANDBOX=true, or remove Bash from CLAUDE_CODE_API_AGENT_TOOLS"
+        return Check("Agent mode", "warn", f"{detail}; Bash runs WITHOUT a sandbox (operator's choice)", fix)
+    return Check("Agent mode", "ok", f"{detail}; Bash sandbox: {status['sandbox']}")
 
 
 async def test_call(settings: Settings, deadline: float) -> Check:
@@ -272,7 +283,7 @@ async def run_checks(settings: Settings, *, call: bool = True, call_deadline: fl
         lambda: check_port(settings),
         lambda: check_redis(settings),
         lambda: check_memory(settings, available_mb()),
-        check_agent_mode,
+        lambda: check_agent_mode(settings),
     ]
     checks += [await asyncio.to_thread(f) for f in simple]
     return checks

@@ -139,7 +139,7 @@ def test_activity_streams_before_the_final_answer(agent, marker):
     kinds = [k for k, _ in order]
     assert kinds.index("activity") < kinds.index("text")
     assert "text" not in kinds[: kinds.index("activity") + 2]
-    assert ("activity", "Read notes.md: 4 lines\n") in order
+    assert ("activity", "Read notes.md: 3 lines\n") in order
 
 
 def test_a_follow_up_carries_the_agents_tool_turns_upstream(agent, upstream, marker):

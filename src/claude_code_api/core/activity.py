@@ -4,10 +4,12 @@ result; paths inside the workspace are shown relative to it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
 SUMMARY_WIDTH = 100
+_NUMBERED = re.compile(r"^\s*\d+\t")
 # The input field that names what a tool works on, by tool.
 _TARGETS = {
     "Read": "file_path",
@@ -40,8 +42,7 @@ def result_summary(name: str, use: str, content: str, is_error: bool) -> str:
     if is_error:
         return _clip(f"{use}: failed: {_first_line(content)}")
     if name == "Read":
-        lines = content.count("\n") + 1 if content else 0
-        return f"{use}: {lines} lines"
+        return f"{use}: {_lines_read(content)} lines"
     if name in ("Glob", "Grep"):
         found = len([line for line in content.splitlines() if line.strip()])
         return f"{use}: {found} results"
@@ -54,8 +55,18 @@ def relative(path: str, workspace: str) -> str:
     return path
 
 
+def _lines_read(content: str) -> int:
+    """Claude Code numbers each line it read (``"12\tline"``); after a final newline it shows an empty numbered
+    line, which is not one of the file's lines."""
+    numbered = [line for line in content.splitlines() if _NUMBERED.match(line)]
+    while numbered and not numbered[-1].split("\t", 1)[1]:
+        numbered.pop()
+    return len(numbered) if numbered else len(content.splitlines())
+
+
 def _first_line(text: str) -> str:
-    lines = [line for line in text.replace("<tool_use_error>", "").splitlines() if line.strip()]
+    text = text.replace("<tool_use_error>", "").replace("</tool_use_error>", "")
+    lines = [line for line in text.splitlines() if line.strip()]
     return lines[0].strip() if lines else "no detail"
 
 
