@@ -31,12 +31,17 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-# The console's browser tests drive the distribution's Chromium (Playwright cannot download one here). As root,
-# install it when missing; otherwise (or if apt fails) those tests skip and say why.
+# System packages some tests need: the console's browser tests drive the distribution's Chromium (Playwright cannot
+# download one here); agent mode's Bash tests need Claude Code's sandbox (bubblewrap and socat). As root, install
+# what is missing; otherwise (or if apt fails) those tests skip and say why.
 browser:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-			|| echo "could not install chromium: the console's browser tests will skip"; \
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v socat >/dev/null || missing="$$missing socat"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+			|| echo "could not install$$missing: the tests that need them will skip"; \
 	fi
 
 test: lint typecheck browser

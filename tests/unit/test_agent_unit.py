@@ -4,6 +4,7 @@ doctor's agent check, and a transcript's agent steps not counting as turns the c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from claude_code_api.core.activity import result_summary, use_summary
 from claude_code_api.core.request import AgentSpec, Turn
 from claude_code_api.doctor import check_agent_mode
-from claude_code_api.engine.claude import agent
 from claude_code_api.engine.claude.agent import WorkspaceGuard, agent_settings
 from claude_code_api.engine.claude.transcript import chain_matches
 from claude_code_api.errors import InvalidRequest, NotFound
@@ -132,7 +132,7 @@ def test_doctor_reports_agent_mode_and_its_sandbox(tmp_path, monkeypatch):
     assert check_agent_mode(Settings(data_dir=tmp_path)).status == "skip"
     assert check_agent_mode(Settings(data_dir=tmp_path, agent=True)).status == "ok"
     bash = Settings(data_dir=tmp_path, agent=True, agent_tools=["Read", "Bash"])
-    monkeypatch.setattr(agent.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     failed = check_agent_mode(bash)
     assert failed.status == "fail" and "bubblewrap" in failed.detail and failed.fix
     unsandboxed = Settings(data_dir=tmp_path, agent=True, agent_tools=["Bash"], agent_sandbox=False)
