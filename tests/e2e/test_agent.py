@@ -311,6 +311,7 @@ def test_bash_runs_in_the_sandbox_only_when_the_operator_allows_it(make_server, 
     (ws / "in.txt").write_text("inside text")
     secret = running.settings.data_dir / "secret.txt"
     secret.write_text("server secret")
+    port = upstream.url.rsplit(":", 1)[1].strip("/")
     running.client().chat.completions.create(
         model="claude-sonnet-4",
         messages=ask(
@@ -318,10 +319,31 @@ def test_bash_runs_in_the_sandbox_only_when_the_operator_allows_it(make_server, 
             call("Bash", command="cat in.txt > made.txt"),
             call("Bash", command=f"echo out > {outside}"),
             call("Bash", command=f"cat {secret}"),
+            call(
+                "Bash",
+                command=f"(echo > /dev/tcp/127.0.0.1/{port}) 2>/dev/null && echo NET-$((1+1)) || echo NO-NET-$((1+1))",
+            ),
         ),
         extra_body={"claude_code": {"workspace": "shell"}},
     )
     assert "Bash" in requests_with(upstream, marker)[0].tool_names
     assert (ws / "made.txt").read_text() == "inside text"
     assert not outside.exists(), "the sandbox keeps Bash's writes inside the workspace"
-    assert "server secret" not in json.dumps([r.body for r in requests_with(upstream, marker)])
+    sent = json.dumps([r.body for r in requests_with(upstream, marker)])
+    assert "server secret" not in sent
+    assert "NO-NET-2" in sent and "NET-2" not in sent.replace("NO-NET-2", ""), "no network from inside the sandbox"
+
+
+def test_max_turns_pauses_the_agent_loop(agent, marker):
+    ws = workspace(agent, "turns")
+    (ws / "a.txt").write_text("a")
+    completion = chat(agent, marker, call("Read", file_path="a.txt"), ws="turns", max_turns=1)
+    assert completion.choices[0].finish_reason == "stop"
+    claude = anthropic.Anthropic(base_url=agent.url, api_key="unused", max_retries=0)
+    message = claude.messages.create(
+        model="claude-sonnet-4",
+        max_tokens=64,
+        messages=ask(marker + "m", call("Read", file_path="a.txt")),
+        extra_body={"claude_code": {"workspace": "turns", "max_turns": 1}},
+    )
+    assert message.stop_reason == "pause_turn"
