@@ -7,17 +7,15 @@ The history stays role-separated: each OpenAI message becomes a ``Turn`` of Anth
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from claude_code_api.core.content import document_block, image_block
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.core.request import Block, CompletionRequest, ToolChoice, ToolSpec, Turn
-from claude_code_api.core.schema_check import check_json_schema
 from claude_code_api.errors import InvalidRequest
 from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest, ChatMessage
+from claude_code_api.frontends.openai_functions import function_spec, object_schema, offered, tool_choice
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # What Claude is asked when a conversation has only system messages (e.g. a summarisation prompt template):
 # OpenAI answers those, treating the system text as the instruction.
 SYSTEM_ONLY_PROMPT = "Follow the instructions above."
@@ -191,40 +189,18 @@ def _tools(req: ChatCompletionRequest) -> tuple[tuple[ToolSpec, ...], ToolChoice
         if tool.type != "function" or tool.function is None:
             raise InvalidRequest("Only tools of type 'function' are supported.", param=f"{where}.type")
         fn = tool.function
-        if not _TOOL_NAME.match(fn.name):
-            raise InvalidRequest("Function names must match ^[a-zA-Z0-9_-]{1,64}$.", param=f"{where}.function.name")
-        params = fn.parameters if fn.parameters is not None else {"type": "object", "properties": {}}
-        if not isinstance(params, dict) or params.get("type", "object") != "object":
-            raise InvalidRequest(
-                "Function parameters must be a JSON Schema object.", param=f"{where}.function.parameters"
+        at = f"{where}.function"
+        specs.append(
+            function_spec(
+                fn.name, fn.description, fn.parameters, name_at=f"{at}.name", parameters_at=f"{at}.parameters"
             )
-        check_json_schema(params, f"{where}.function.parameters")
-        specs.append(ToolSpec(fn.name, fn.description or "", params))
-    if len({s.name for s in specs}) != len(specs):
-        raise InvalidRequest("Function names must be unique.", param="tools")
-    choice = _tool_choice(req.tool_choice, {s.name for s in specs}, req.parallel_tool_calls)
-    if choice.mode == "none":
-        return (), choice
-    return tuple(specs), choice if specs else ToolChoice()
-
-
-def _tool_choice(value: str | dict[str, Any] | None, names: set[str], parallel: bool | None) -> ToolChoice:
-    single = parallel is False
-    if value is None or value == "auto":
-        return ToolChoice("auto", disable_parallel_tool_use=single)
-    if value == "none":
-        return ToolChoice("none")
-    if value == "required":
-        return ToolChoice("any", disable_parallel_tool_use=single)
-    if isinstance(value, dict) and value.get("type") == "function":
-        function = value.get("function")
-        name = function.get("name") if isinstance(function, dict) else None
-        if not isinstance(name, str):
-            raise InvalidRequest("tool_choice.function.name must be a string.", param="tool_choice.function.name")
-        if name in names:
-            return ToolChoice("tool", name, disable_parallel_tool_use=single)
-        raise InvalidRequest(f"tool_choice names an unknown function '{name}'.", param="tool_choice")
-    raise InvalidRequest("tool_choice must be none, auto, required or a function.", param="tool_choice")
+        )
+    value = req.tool_choice
+    function = value.get("function") if isinstance(value, dict) else None
+    named = function.get("name") if isinstance(function, dict) else None
+    names = {s.name for s in specs}
+    choice = tool_choice(value, names, req.parallel_tool_calls, named=named, name_at="tool_choice.function.name")
+    return offered(specs, choice)
 
 
 def _output_schema(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -239,12 +215,5 @@ def _output_schema(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
             raise InvalidRequest(
                 "response_format.json_schema must be an object with a schema.", param="response_format.json_schema"
             )
-        schema = spec.get("schema")
-        if not isinstance(schema, dict) or schema.get("type") != "object":
-            raise InvalidRequest(
-                "response_format.json_schema.schema must be a JSON Schema of type object.",
-                param="response_format.json_schema.schema",
-            )
-        check_json_schema(schema, "response_format.json_schema.schema")
-        return schema
+        return object_schema(spec.get("schema"), "response_format.json_schema.schema")
     raise InvalidRequest("response_format.type must be text, json_object or json_schema.", param="response_format")

@@ -10,21 +10,19 @@ blocks, so output items sent back as they are (``input += response.output``) rea
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from claude_code_api.core.content import document_block, image_block
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.core.request import Block, CompletionRequest, ToolChoice, ToolSpec, Turn
-from claude_code_api.core.schema_check import check_json_schema
 from claude_code_api.errors import InvalidRequest
 
 # The same OpenAI vocabulary as chat completions: reasoning efforts and the system-only fallback prompt.
 from claude_code_api.frontends.openai_chat.convert import EFFORTS, SYSTEM_ONLY_PROMPT
+from claude_code_api.frontends.openai_functions import function_spec, object_schema, offered, tool_choice
 from claude_code_api.frontends.responses.models import CreateResponse
 
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TEXT_PARTS = ("input_text", "output_text", "text", "refusal")
 
 
@@ -208,12 +206,11 @@ def _effort(req: CreateResponse) -> str | None:
 
 def _tools(req: CreateResponse) -> tuple[tuple[ToolSpec, ...], ToolChoice]:
     specs = [_tool(tool, f"tools[{i}]") for i, tool in enumerate(req.tools or [])]
-    if len({s.name for s in specs}) != len(specs):
-        raise InvalidRequest("Function names must be unique.", param="tools")
-    choice = _tool_choice(req.tool_choice, {s.name for s in specs}, req.parallel_tool_calls)
-    if choice.mode == "none":
-        return (), choice
-    return tuple(specs), choice if specs else ToolChoice()
+    value = req.tool_choice
+    named = value.get("name") if isinstance(value, dict) else None
+    names = {s.name for s in specs}
+    choice = tool_choice(value, names, req.parallel_tool_calls, named=named, name_at="tool_choice.name")
+    return offered(specs, choice)
 
 
 def _tool(tool: dict[str, Any], where: str) -> ToolSpec:
@@ -222,34 +219,13 @@ def _tool(tool: dict[str, Any], where: str) -> ToolSpec:
         raise InvalidRequest(
             f"Tools of type '{kind}' are not supported; only function tools are.", param=f"{where}.type"
         )
-    name = tool.get("name")
-    if not isinstance(name, str) or not _TOOL_NAME.match(name):
-        raise InvalidRequest("Function names must match ^[a-zA-Z0-9_-]{1,64}$.", param=f"{where}.name")
-    params = tool.get("parameters")
-    params = params if params is not None else {"type": "object", "properties": {}}
-    if not isinstance(params, dict) or params.get("type", "object") != "object":
-        raise InvalidRequest("Function parameters must be a JSON Schema object.", param=f"{where}.parameters")
-    check_json_schema(params, f"{where}.parameters")
-    description = tool.get("description")
-    return ToolSpec(name, description if isinstance(description, str) else "", params)
-
-
-def _tool_choice(value: str | dict[str, Any] | None, names: set[str], parallel: bool | None) -> ToolChoice:
-    single = parallel is False
-    if value is None or value == "auto":
-        return ToolChoice("auto", disable_parallel_tool_use=single)
-    if value == "none":
-        return ToolChoice("none")
-    if value == "required":
-        return ToolChoice("any", disable_parallel_tool_use=single)
-    if isinstance(value, dict) and value.get("type") == "function":
-        name = value.get("name")
-        if not isinstance(name, str):
-            raise InvalidRequest("tool_choice.name must be a string.", param="tool_choice.name")
-        if name in names:
-            return ToolChoice("tool", name, disable_parallel_tool_use=single)
-        raise InvalidRequest(f"tool_choice names an unknown function '{name}'.", param="tool_choice")
-    raise InvalidRequest("tool_choice must be none, auto, required or a function.", param="tool_choice")
+    return function_spec(
+        tool.get("name"),
+        tool.get("description"),
+        tool.get("parameters"),
+        name_at=f"{where}.name",
+        parameters_at=f"{where}.parameters",
+    )
 
 
 def _output_schema(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -259,9 +235,5 @@ def _output_schema(fmt: dict[str, Any] | None) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "object"}
     if kind == "json_schema":
-        schema = (fmt or {}).get("schema")
-        if not isinstance(schema, dict) or schema.get("type") != "object":
-            raise InvalidRequest("text.format.schema must be a JSON Schema of type object.", param="text.format.schema")
-        check_json_schema(schema, "text.format.schema")
-        return schema
+        return object_schema((fmt or {}).get("schema"), "text.format.schema")
     raise InvalidRequest("text.format.type must be text, json_object or json_schema.", param="text.format.type")
