@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 
@@ -20,9 +19,8 @@ from claude_code_api.frontends.anthropic.render import MessageFraming, build_mes
 from claude_code_api.http.body import documented_body, parse_body
 from claude_code_api.http.deps import record_of, state_of
 from claude_code_api.http.sse import sse_response
-from claude_code_api.service.fanout import ClientDisconnected, until_disconnected
+from claude_code_api.http.whole import whole_answer
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 Tagged = tuple[int, Event]
 
@@ -40,11 +38,7 @@ async def create_message(request: Request) -> Response:
     if body.stream:
         framing = MessageFraming(completion.model, request_id=_request_id(request))
         return await sse_response(request.receive, events, framing, state.settings.keepalive_interval)
-    try:
-        return await until_disconnected(request.receive, _complete(events, completion.model))
-    except ClientDisconnected:
-        log.info("client disconnected before the answer was ready")
-        return Response(status_code=499)
+    return await whole_answer(request, _complete(events, completion.model))
 
 
 async def _complete(events: AsyncGenerator[Tagged, None], model: str) -> Response:

@@ -8,7 +8,6 @@ Streaming: a ``role`` chunk per choice, then one chunk per delta, a finish chunk
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncGenerator
 from dataclasses import replace
 
@@ -26,9 +25,8 @@ from claude_code_api.http.body import documented_body, parse_body
 from claude_code_api.http.deps import record_of, state_of
 from claude_code_api.http.errors import error_payload
 from claude_code_api.http.sse import data_frame, sse_response
-from claude_code_api.service.fanout import ClientDisconnected, until_disconnected
+from claude_code_api.http.whole import whole_answer
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 Tagged = tuple[int, Event]
 
@@ -50,11 +48,7 @@ async def create_chat_completion(request: Request) -> Response:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         framing = ChatFraming(ChunkFactory(completion.model), body.n, include_usage)
         return await sse_response(request.receive, events, framing, state.settings.keepalive_interval)
-    try:
-        return await until_disconnected(request.receive, _complete(events, completion.model, body.n))
-    except ClientDisconnected:
-        log.info("client disconnected before the answer was ready")
-        return Response(status_code=499)
+    return await whole_answer(request, _complete(events, completion.model, body.n))
 
 
 async def _complete(events: AsyncGenerator[Tagged, None], model: str, n: int) -> Response:

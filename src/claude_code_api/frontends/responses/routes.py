@@ -9,7 +9,6 @@ Any other path under ``/v1/responses/`` is a 404 in OpenAI's envelope (FastAPI w
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -29,12 +28,11 @@ from claude_code_api.frontends.responses.store import ResponseStore, StoredRespo
 from claude_code_api.http.body import documented_body, parse_body
 from claude_code_api.http.deps import record_of, state_of
 from claude_code_api.http.sse import sse_response
+from claude_code_api.http.whole import whole_answer
 from claude_code_api.ops.redis_store import reachable
 from claude_code_api.ops.usage import Tagged
-from claude_code_api.service.fanout import ClientDisconnected, until_disconnected
 from claude_code_api.settings import Settings
 
-log = logging.getLogger(__name__)
 Json = dict[str, Any]
 
 
@@ -119,11 +117,7 @@ async def create_response(request: Request) -> Response:
         return await sse_response(
             request.receive, folded, ResponsesFraming(assembly), state.settings.keepalive_interval
         )
-    try:
-        return await until_disconnected(request.receive, _complete(folded, assembly))
-    except ClientDisconnected:
-        log.info("client disconnected before the answer was ready")
-        return Response(status_code=499)
+    return await whole_answer(request, _complete(folded, assembly))
 
 
 class _Entry:
