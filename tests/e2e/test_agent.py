@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from tests.conftest import RunningServer, assert_gone, cli_settings, requests_with
+from tests.conftest import RunningServer, assert_gone, cli_settings, requests_with, routes
 
 from claude_code_api.testing.fake_upstream import FakeUpstream
 
@@ -206,13 +207,14 @@ def test_agent_model_names_are_listed_and_usage_covers_every_call(agent, upstrea
     assert "claude-sonnet-4-agent" in ids and "sonnet-agent" in ids
     ws = workspace(agent, "default")
     (ws / "a.txt").write_text("a")
+    first_leg = {"tool_calls": [call("Read", file_path="a.txt")], "usage": {"input_tokens": 1000, "output_tokens": 500}}
     completion = agent.client().chat.completions.create(
-        model="claude-sonnet-4-agent", messages=ask(marker, call("Read", file_path="a.txt"))
+        model="claude-sonnet-4-agent", messages=[{"role": "user", "content": f"{marker}\nFAKE:{json.dumps(first_leg)}"}]
     )
     legs = requests_with(upstream, marker)
     assert len(legs) == 2, "a tool call and the answer after it"
     assert completion.usage is not None
-    assert completion.usage.completion_tokens >= 2 and completion.usage.prompt_tokens > 0
+    assert completion.usage.prompt_tokens > 1000 and completion.usage.completion_tokens > 500, "both calls count"
 
 
 def test_anthropic_and_responses_sdks_parse_the_activity(agent, marker):
@@ -347,3 +349,26 @@ def test_max_turns_pauses_the_agent_loop(agent, marker):
         extra_body={"claude_code": {"workspace": "turns", "max_turns": 1}},
     )
     assert message.stop_reason == "pause_turn"
+
+
+def test_a_follow_up_after_the_process_is_gone_resumes_the_kept_transcript(make_server, upstream, marker):
+    running = make_server(agent=True, pool_idle_ttl=1.0)
+    ws = running.app.state.api.service.workspaces.directory(None, "kept")
+    (ws / "data.txt").write_text("seventeen")
+    client = running.client()
+    extra = {"claude_code": {"workspace": "kept"}}
+    messages = ask(marker, call("Read", file_path="data.txt"))
+    first = client.chat.completions.create(model="claude-sonnet-4", messages=messages, extra_body=extra)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (running.engine.stats()["live"] or running.engine.stats()["retiring"]):
+        time.sleep(0.1)  # the idle process is let go of after its TTL; its transcript is kept first
+    assert running.engine.stats()["live"] == 0
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "and now? FAKE:" + json.dumps({"reply": "done"})},
+    ]
+    assert client.chat.completions.create(model="claude-sonnet-4", messages=messages, extra_body=extra)
+    assert routes(running).get("route_stored_resume") == 1
+    turns = requests_with(upstream, marker)[-1].turns()
+    assert any("[tool_use Read" in text for role, text in turns if role == "assistant")
+    assert any("seventeen" in text for role, text in turns if role == "user")
