@@ -207,6 +207,28 @@ def test_a_key_created_in_the_page_works_and_once_revoked_gets_401(make_server, 
     assert key not in page.url
 
 
+def test_a_key_created_in_the_page_with_agent_may_use_agent_mode(make_server, console_page: ConsolePage) -> None:
+    server = make_server(admin_key=ADMIN, agent=True)
+    page = _open_operator(console_page, server, ADMIN)
+    page.wait_for_selector("#op-body:not([hidden])")
+    for name, agent in (("plain", False), ("builder", True)):
+        page.fill("#new-key-name", name)
+        if agent:
+            page.check("#new-key-agent")
+        page.click("#new-key-create")
+        expect(page.locator("#new-key-label")).to_have_text(name)
+        key = page.inner_text("#new-key-value")
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)
+        ask = {"model": "claude-sonnet-4-agent", "messages": [{"role": "user", "content": "hi"}]}
+        if agent:
+            assert client.chat.completions.create(**ask).choices[0].message.content  # type: ignore[call-overload]
+        else:
+            with pytest.raises(openai.PermissionDeniedError):
+                client.chat.completions.create(**ask)  # type: ignore[call-overload]
+    expect(page.locator("#keys-table")).to_contain_text("yes")
+    assert console_page.errors == []
+
+
 def test_operator_view_is_refused_without_the_admin_key(make_server, console_page: ConsolePage) -> None:
     server = make_server(admin_key=ADMIN)
     page = _open_operator(console_page, server, "sk-not-the-admin-key")

@@ -483,7 +483,7 @@ function renderKeys(keys) {
       action.dataset.name = k.name;
       action.addEventListener("click", () => revoke(action));
     }
-    return row([k.name, k.prefix + "…", k.created_at.slice(0, 16).replace("T", " "), limits || "none", k.models.join(",") || "all", action], k.revoked_at ? "revoked" : "");
+    return row([k.name, k.prefix + "…", k.created_at.slice(0, 16).replace("T", " "), limits || "none", k.models.join(",") || "all", k.agent ? "yes" : "no", action], k.revoked_at ? "revoked" : "");
   }));
 }
 
@@ -510,6 +510,7 @@ async function createKey(event) {
     tpm: number("new-key-tpm"),
     max_concurrent: number("new-key-concurrent"),
     models: $("new-key-models").value.split(",").map((m) => m.trim()).filter(Boolean),
+    agent: $("new-key-agent").checked,
   };
   try {
     const created = await api("/v1/admin/keys", { key: adminKey(), method: "POST", body });
