@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from claude_code_api import cli
 from claude_code_api.core.activity import result_summary, use_summary
 from claude_code_api.core.request import AgentSpec, Turn
 from claude_code_api.doctor import check_agent_mode
 from claude_code_api.engine.claude.agent import WorkspaceGuard, agent_settings
 from claude_code_api.engine.claude.transcript import chain_matches
-from claude_code_api.errors import InvalidRequest, NotFound
+from claude_code_api.errors import InvalidRequest, NotFound, RequestTooLarge
 from claude_code_api.ops.keys import Principal
 from claude_code_api.service.workspaces import Workspaces, check_name
 from claude_code_api.settings import DEFAULT_AGENT_TOOLS, Settings
@@ -137,3 +138,17 @@ def test_doctor_reports_agent_mode_and_its_sandbox(tmp_path, monkeypatch):
     assert failed.status == "fail" and "bubblewrap" in failed.detail and failed.fix
     unsandboxed = Settings(data_dir=tmp_path, agent=True, agent_tools=["Bash"], agent_sandbox=False)
     assert check_agent_mode(unsandboxed).status == "warn"
+
+
+def test_an_upload_over_the_limit_is_refused(tmp_path):
+    spaces = Workspaces(Settings(data_dir=tmp_path, workspace_max_file_bytes=10))
+    with pytest.raises(RequestTooLarge):
+        spaces.write(None, "w", "big.bin", b"x" * 11)
+    assert spaces.write(None, "w", "ok.bin", b"x" * 10).bytes == 10
+
+
+def test_serve_refuses_agent_mode_with_bash_where_the_sandbox_cannot_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    settings = Settings(data_dir=tmp_path, agent=True, agent_tools=["Read", "Bash"], cli_path="/nonexistent/claude")
+    assert cli.serve(settings) == 2
+    assert "bubblewrap" in capsys.readouterr().err

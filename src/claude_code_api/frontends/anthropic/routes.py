@@ -53,7 +53,8 @@ async def _complete(events: AsyncGenerator[Tagged, None], model: str) -> Respons
 async def count_tokens(request: Request) -> Response:
     body = await parse_body(request, CountTokensRequest)
     state = state_of(request)
-    model = state.models.resolve(body.model)
+    # An agent model name counts as its chat model: the agent's own tools and prompt are not in the count.
+    model = state.models.resolve(agent_ask(body.model, None, state.models, enabled=state.settings.agent)[0])
     system, turns = conversation(body, "")
     messages = [{"role": t.role, "content": list(t.blocks)} for t in turns]
     tools = [{k: v for k, v in t.items() if k in ("name", "description", "input_schema")} for t in body.tools or []]
