@@ -115,10 +115,11 @@ def test_a_message_streams_the_answer_and_shows_usage_in_each_dialect(
     check_request(response.request, body)
     meta = page.wait_for_selector(".msg.assistant .meta")
     assert page.inner_text(".msg.assistant .text") == f"Streamed from the fake {marker}"
-    assert re.fullmatch(
-        rf"{label} · {re.escape(USAGE_LINE)} · \d+\.\d\d s · first token \d+\.\d\d s · cost: turn Stream off to see it",
+    shown = re.fullmatch(
+        rf"{label} · {re.escape(USAGE_LINE)} · \d+\.\d\d s · first token \d+\.\d\d s · \$(\d+\.\d{{6}})",
         meta.inner_text(),
     )
+    assert shown and float(shown.group(1)) > 0, "the stream's usage carries the answer's cost"
     assert console_page.errors == []
 
 

@@ -227,7 +227,7 @@ function bubble(role, text) {
   return node;
 }
 
-function describeAnswer({ dialect: d, usage, started, finished, firstAt, cost, stream }) {
+function describeAnswer({ dialect: d, usage, started, finished, firstAt, cost }) {
   const parts = [d.label];
   if (usage) {
     const tokens = d.usage(usage);
@@ -235,9 +235,9 @@ function describeAnswer({ dialect: d, usage, started, finished, firstAt, cost, s
   }
   parts.push(`${((finished - started) / 1000).toFixed(2)} s`);
   if (firstAt) parts.push(`first token ${((firstAt - started) / 1000).toFixed(2)} s`);
-  // The server reports cost in the X-Claude-Cost-USD header of a whole answer; a stream's headers leave first.
-  if (cost !== null && cost !== undefined) parts.push(`$${Number(cost).toFixed(6)}`);
-  else if (stream) parts.push("cost: turn Stream off to see it");
+  // The server reports cost in the usage (cost_usd), and in the X-Claude-Cost-USD header of a whole answer.
+  const priced = (usage && usage.cost_usd !== undefined && usage.cost_usd !== null) ? usage.cost_usd : cost;
+  if (priced !== null && priced !== undefined) parts.push(`$${Number(priced).toFixed(6)}`);
   return parts.join(" · ");
 }
 

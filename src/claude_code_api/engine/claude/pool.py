@@ -145,7 +145,7 @@ class SessionPool:
         if outcome is None:
             await self.discard(session)
             return
-        session.record_answer(outcome.answer, outcome.pending_calls)
+        session.record_answer(outcome.answer, outcome.pending_calls, outcome.priced_total)
         if session.pending_calls:
             await self._park(session)
         elif self._settings.pool_enabled and self._settings.pool_max_idle > 0:

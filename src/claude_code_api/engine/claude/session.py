@@ -107,6 +107,7 @@ class LiveSession:
         # "rerun" (a resumed transcript ends with the prompt); "" means the prompt must be sent.
         self.submitted = ""
         self.pending_calls: tuple[str, ...] = ()  # client function calls this process waits for (parked)
+        self.priced_total = 0.0  # Claude Code's running total cost of this process, as of its last turn
 
     @property
     def pid(self) -> int | None:
@@ -174,9 +175,13 @@ class LiveSession:
     def messages(self) -> AsyncGenerator[Any, None]:
         return self.client.receive_messages()  # type: ignore[return-value]
 
-    def record_answer(self, answer: Turn | None, pending_calls: Sequence[str] = ()) -> None:
+    def record_answer(
+        self, answer: Turn | None, pending_calls: Sequence[str] = (), priced_total: float | None = None
+    ) -> None:
         """After a turn: the process now holds ``answer`` (None: it holds something the client won't echo), and
-        waits for the results of ``pending_calls``."""
+        waits for the results of ``pending_calls``; ``priced_total`` is its running cost, when reported."""
+        if priced_total is not None:
+            self.priced_total = priced_total
         if answer is not None:
             self.turns.append(answer)
             self.turn_uuids.append("")

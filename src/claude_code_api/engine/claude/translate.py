@@ -81,6 +81,7 @@ class TurnTranslator:
     stream_usage: TokenUsage = field(default_factory=TokenUsage)  # this leg's upstream calls only
     last_stop_reason: str | None = None  # of the latest API response in this turn
     max_tokens_hit: bool = False  # sticky: what follows is Claude Code's own "resume" retry, not the answer
+    priced_before: float = 0.0  # the process's total cost before this turn (Claude Code reports a running total)
     workspace: str | None = None  # agent mode: the workspace directory (paths in summaries are relative to it)
     separate_legs: bool = False
     _uses: dict[str, ToolActivity] = field(default_factory=dict)  # agent tool calls by id, awaiting their result
@@ -203,6 +204,14 @@ class TurnTranslator:
             return [ToolInputDelta(delta["partial_json"], index)]
         return []
 
+    def turn_cost(self, result: ResultMessage) -> float | None:
+        """This turn's cost: Claude Code's ``total_cost_usd`` is the running total of the process (measured on CLI
+        2.1.332: the second turn on a process reports both), so the total before the turn is taken off."""
+        total = result.total_cost_usd
+        if total is None:
+            return None
+        return total - self.priced_before if total >= self.priced_before else total
+
     def finish_at_tool_calls(self) -> list[Event]:
         """Ends the response where Claude called client functions, while the turn itself waits for results."""
         return [Completed("tool_use", self.stream_usage, model=self.model)]
@@ -214,7 +223,7 @@ class TurnTranslator:
         usage = self.stream_usage if self.continued else usage_from_result(result.usage)
         # Claude Code prices the whole turn; for a continued turn that includes the leg that ended at the calls
         # (reported without a cost), so the turn's cost is counted once, here.
-        cost = result.total_cost_usd
+        cost = self.turn_cost(result)
         if self.tool_calls and (self.saw_client_tool_stop or result.terminal_reason == "aborted_tools"):
             return [Completed("tool_use", usage, cost, model=self.model)]
         if self.max_tokens_hit or self.last_stop_reason == "refusal":

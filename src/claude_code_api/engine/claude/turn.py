@@ -25,6 +25,7 @@ class TurnOutcome:
 
     answer: Turn | None
     pending_calls: tuple[str, ...] = ()
+    priced_total: float | None = None  # the process's running total cost after the turn, when it reported one
 
 
 class TurnRun:
@@ -39,6 +40,7 @@ class TurnRun:
             model=request.model,
             workspace=request.agent.directory if request.agent else None,
             separate_legs=request.client_view == "openai",
+            priced_before=session.priced_total,
         )
         self.cutter = StopSequenceCutter(request.stop_sequences)
         self.answer = AnswerFold()
@@ -96,17 +98,17 @@ class TurnRun:
         assert result is not None
         if self.cutter.hit:
             usage = usage_from_result(result.usage)
-            events: list[Event] = [
-                Completed("stop_sequence", usage, result.total_cost_usd, self.cutter.matched, self.request.model)
-            ]
-            self.outcome = TurnOutcome(None)
+            cost = self.translator.turn_cost(result)
+            events: list[Event] = [Completed("stop_sequence", usage, cost, self.cutter.matched, self.request.model)]
+            self.outcome = TurnOutcome(None, priced_total=result.total_cost_usd)
             return events
         tail = self.cutter.flush()
         events = [TextDelta(tail, max(self.translator.next_index - 1, 0))] if tail else []
         events += self.translator.finish()
         self._record(events)
         exact = not (self.request.output_schema or self.interrupted)
-        self.outcome = TurnOutcome(self.answer.as_turn(self.request.client_view) if exact else None)
+        answer = self.answer.as_turn(self.request.client_view) if exact else None
+        self.outcome = TurnOutcome(answer, priced_total=result.total_cost_usd)
         return events
 
     def _record(self, events: list[Event]) -> None:

@@ -41,8 +41,11 @@ def new_message_id() -> str:
     return "msg_" + secrets.token_hex(12)
 
 
-def usage_json(usage: TokenUsage, *, output: bool = True) -> dict[str, Any]:
+def usage_json(usage: TokenUsage, *, output: bool = True, cost_usd: float | None = None) -> dict[str, Any]:
+    """Anthropic's usage object; ``cost_usd`` (an extension: a stream has no cost header) once the answer is priced."""
+    priced = {"cost_usd": cost_usd} if cost_usd is not None else {}
     return {
+        **priced,
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens if output else 0,
         "cache_creation_input_tokens": usage.cache_write_tokens,
@@ -70,7 +73,7 @@ def message_json(
         "stop_details": None,
         "container": None,
         "diagnostics": None,
-        "usage": usage_json(usage),
+        "usage": usage_json(usage, cost_usd=completed.cost_usd if completed else None),
     }
 
 
@@ -158,7 +161,7 @@ class MessageFraming:
 
     def _finish(self, completed: Completed) -> list[str]:
         delta = {"stop_reason": completed.stop_reason, "stop_sequence": completed.stop_sequence, "stop_details": None}
-        usage = usage_json(completed.usage)
+        usage = usage_json(completed.usage, cost_usd=completed.cost_usd)
         message_delta = {"type": "message_delta", "delta": delta, "usage": usage}
         return [event_frame("message_delta", message_delta), event_frame("message_stop", {"type": "message_stop"})]
 

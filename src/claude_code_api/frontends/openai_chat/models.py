@@ -97,6 +97,7 @@ class Usage(BaseModel):
     total_tokens: int
     prompt_tokens_details: PromptTokensDetails = Field(default_factory=PromptTokensDetails)
     completion_tokens_details: CompletionTokensDetails = Field(default_factory=CompletionTokensDetails)
+    cost_usd: float | None = None  # what Claude Code priced the answer at (an extension; streams have no header)
 
 
 class ResponseMessage(BaseModel):
@@ -175,12 +176,19 @@ def dump_chunk(chunk: ChatCompletionChunk, *, include_usage_key: bool) -> str:
             call["function"] = {k: v for k, v in call["function"].items() if v is not None}
     if include_usage_key and chunk.usage is None:
         data["usage"] = None
+    _drop_unpriced(data.get("usage"))
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _drop_unpriced(usage: dict[str, Any] | None) -> None:
+    if usage is not None and usage.get("cost_usd") is None:
+        usage.pop("cost_usd", None)
 
 
 def dump_completion(completion: ChatCompletion) -> dict[str, Any]:
     """Serialize a completion, leaving out ``tool_calls``/``reasoning_content``/``claude_code`` when there are none."""
     data = completion.model_dump()
+    _drop_unpriced(data["usage"])
     for choice in data["choices"]:
         for key in ("tool_calls", "reasoning_content", "claude_code"):
             if choice["message"][key] is None:

@@ -60,8 +60,9 @@ def finish_reason(completed: Completed) -> FinishReason:
     return FINISH_REASONS[completed.stop_reason]
 
 
-def to_openai_usage(usage: TokenUsage) -> Usage:
+def to_openai_usage(usage: TokenUsage, cost_usd: float | None = None) -> Usage:
     return Usage(
+        cost_usd=cost_usd,
         prompt_tokens=usage.prompt_tokens,
         completion_tokens=usage.output_tokens,
         total_tokens=usage.total_tokens,
@@ -88,8 +89,8 @@ class ChunkFactory:
     def role(self, index: int) -> ChatCompletionChunk:
         return self._chunk([ChunkChoice(index=index, delta=Delta(role="assistant", content=""))])
 
-    def usage(self, usage: TokenUsage) -> ChatCompletionChunk:
-        return self._chunk([], to_openai_usage(usage))
+    def usage(self, usage: TokenUsage, cost_usd: float | None = None) -> ChatCompletionChunk:
+        return self._chunk([], to_openai_usage(usage, cost_usd))
 
     def for_event(self, event: Event, index: int) -> ChatCompletionChunk | None:
         """The chunk that carries ``event`` for choice ``index``; ``Completed`` gives the finish chunk."""
@@ -133,6 +134,12 @@ def choice_of(fold: AnswerFold, index: int) -> Choice:
     return Choice(index=index, message=message, finish_reason=finish_reason(fold.completed))
 
 
+def total_cost(choices: list[AnswerFold]) -> float | None:
+    """The answers' cost in USD; None when the engine priced none of them."""
+    costs = [fold.completed.cost_usd for fold in choices if fold.completed and fold.completed.cost_usd is not None]
+    return sum(costs) if costs else None
+
+
 def build_completion(model: str, choices: list[AnswerFold], completion_id: str | None = None) -> ChatCompletion:
     usage = TokenUsage()
     for fold in choices:
@@ -142,5 +149,5 @@ def build_completion(model: str, choices: list[AnswerFold], completion_id: str |
         created=int(time.time()),
         model=model,
         choices=[choice_of(fold, i) for i, fold in enumerate(choices)],
-        usage=to_openai_usage(usage),
+        usage=to_openai_usage(usage, total_cost(choices)),
     )

@@ -20,7 +20,7 @@ from claude_code_api.errors import ApiError
 from claude_code_api.frontends.agent import agent_ask
 from claude_code_api.frontends.openai_chat.convert import to_completion_request
 from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest, dump_chunk, dump_completion
-from claude_code_api.frontends.openai_chat.render import ChunkFactory, build_completion
+from claude_code_api.frontends.openai_chat.render import ChunkFactory, build_completion, total_cost
 from claude_code_api.http.body import documented_body, parse_body
 from claude_code_api.http.deps import record_of, state_of
 from claude_code_api.http.errors import error_payload
@@ -56,7 +56,7 @@ async def _complete(events: AsyncGenerator[Tagged, None], model: str, n: int) ->
     async for index, event in events:
         choices[index].add(event)
     result = build_completion(model, choices)
-    cost = sum((fold.completed.cost_usd or 0.0) for fold in choices if fold.completed)
+    cost = total_cost(choices) or 0.0
     return JSONResponse(dump_completion(result), headers={"X-Claude-Cost-USD": f"{cost:.6f}"})
 
 
@@ -70,6 +70,7 @@ class ChatFraming:
         self.n = n
         self.include_usage = include_usage
         self.usage = TokenUsage()
+        self.cost: float | None = None
 
     def _frame(self, chunk_json: str) -> str:
         return data_frame(chunk_json)
@@ -83,11 +84,13 @@ class ChatFraming:
         index, event = item
         if isinstance(event, Completed):
             self.usage = self.usage + event.usage
+            if event.cost_usd is not None:
+                self.cost = (self.cost or 0.0) + event.cost_usd
         chunk = self.factory.for_event(event, index)
         return [self._frame(dump_chunk(chunk, include_usage_key=self.include_usage))] if chunk is not None else []
 
     def closing(self) -> list[str]:
-        usage = [self._frame(dump_chunk(self.factory.usage(self.usage), include_usage_key=True))]
+        usage = [self._frame(dump_chunk(self.factory.usage(self.usage, self.cost), include_usage_key=True))]
         return [*(usage if self.include_usage else []), "data: [DONE]\n\n"]
 
     def failure(self, exc: ApiError) -> list[str]:

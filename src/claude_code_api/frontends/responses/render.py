@@ -75,9 +75,11 @@ def _echo_tool(tool: Json) -> Json:
     return {"strict": True, "description": None, "parameters": None, **tool}
 
 
-def usage_of(usage: TokenUsage) -> Json:
-    """Responses usage: ``input_tokens`` includes cached input, as OpenAI counts it."""
+def usage_of(usage: TokenUsage, cost_usd: float | None = None) -> Json:
+    """Responses usage: ``input_tokens`` includes cached input, as OpenAI counts it; ``cost_usd`` (an extension:
+    a stream has no cost header) once the answer is priced."""
     return {
+        **({"cost_usd": cost_usd} if cost_usd is not None else {}),
         "input_tokens": usage.prompt_tokens,
         "input_tokens_details": {
             "cached_tokens": usage.cache_read_tokens,
@@ -148,7 +150,7 @@ class Assembly:
             "incomplete_details": {"reason": reason} if reason else None,
             "model": completed.model or self.base["model"],
             "output": self.output(),
-            "usage": usage_of(completed.usage),
+            "usage": usage_of(completed.usage, completed.cost_usd),
             **({"claude_code": {"activity": self.fold.activity_records()}} if self.fold.activity else {}),
         }
 
