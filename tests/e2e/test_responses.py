@@ -77,9 +77,10 @@ def test_string_input_gives_a_schema_valid_response_with_usage(server, upstream,
         "output_tokens": 7,
         "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": 26,
+        "cost_usd": pytest.approx(float(response.headers["x-claude-cost-usd"]), abs=1e-6),
     }
     assert body["error"] is None and body["incomplete_details"] is None and body["store"] is True
-    assert float(response.headers["x-claude-cost-usd"]) >= 0
+    assert float(response.headers["x-claude-cost-usd"]) > 0
     (entry,) = requests_with(upstream, marker)
     assert entry.turns() == [("user", ask(marker, reply="Paris.", usage=usage))]
 
