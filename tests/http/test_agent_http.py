@@ -54,7 +54,7 @@ async def test_the_engine_gets_the_workspace_tools_and_turn_limit(agent_client, 
     assert (await agent_client.post("/v1/chat/completions", json=chat({"workspace": "w", "max_turns": 50}))).is_success
     spec = engine.calls[-1].agent
     assert spec is not None and spec.workspace == "w" and spec.tools == ("Read", "Edit") and spec.max_turns == 8
-    assert spec.directory == str((tmp_path / "workspaces" / "local" / "w").resolve())  # noqa: ASYNC240
+    assert spec.directory == str((tmp_path / "workspaces" / "local" / "w").resolve())
     await agent_client.post("/v1/chat/completions", json=chat({"tools": ["Read"], "max_turns": 3}))
     spec = engine.calls[-1].agent
     assert spec is not None and spec.workspace == "default" and spec.tools == ("Read",) and spec.max_turns == 3
