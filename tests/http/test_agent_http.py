@@ -141,3 +141,26 @@ async def test_streams_carry_each_step_before_the_answer(agent_client, engine):
     )
     kinds = [line[7:] for line in responses.text.splitlines() if line.startswith("event: ")]
     assert kinds.count("response.claude_code.activity") == 2 and kinds[-1] == "response.completed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/workspaces/w/files/..%2F..%2Fsecret",
+        "/v1/workspaces/w/files/a/%2E%2E/%2E%2E/secret",
+        "/v1/workspaces/w/files/%00",
+        "/v1/workspaces/..%2Fw/files/a.txt",
+    ],
+)
+async def test_hostile_file_paths_are_refused_cleanly(agent_client, tmp_path, path):
+    (tmp_path / "secret").write_text("server secret")
+    for method in ("GET", "PUT"):
+        response = await agent_client.request(method, path, content=b"x")
+        assert response.status_code in (400, 404), (method, path, response.status_code)
+        assert "server secret" not in response.text and "error" in response.json()
+
+
+async def test_a_doubled_slash_is_still_a_path_inside_the_workspace(agent_client, tmp_path):
+    response = await agent_client.put("/v1/workspaces/w/files//etc/motd", content=b"inside")
+    assert response.status_code == 201 and response.json()["path"] == "etc/motd"
+    assert (tmp_path / "workspaces" / "local" / "w" / "etc" / "motd").read_bytes() == b"inside"
