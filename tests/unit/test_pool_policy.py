@@ -1,0 +1,128 @@
+"""The pool policy: which live process serves a request, what goes when the pool is over its limits, and when a
+spare is started; plus the configuration spares are started for at boot, which must be an ordinary request's."""
+
+from __future__ import annotations
+
+from claude_code_api.core.models import ModelRegistry
+from claude_code_api.engine.claude.config import config_key
+from claude_code_api.engine.claude.pool import default_request
+from claude_code_api.engine.claude.pool_policy import Choice, Fit, Idle, Limits, Room, choose, evict, spare_wanted
+from claude_code_api.frontends.openai_chat.convert import to_completion_request
+from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest
+from claude_code_api.settings import Settings
+
+NO_LIMITS = Limits(per_config=100, max_idle=100, budget_mb=0)
+
+
+# -- which process serves a request ------------------------------------------------------------------------
+def test_the_process_holding_exactly_the_history_serves_the_follow_up():
+    fits = [Fit(1, exact=False, last_used=1.0), Fit(2, exact=True, last_used=9.0), Fit(3, exact=False, last_used=5.0)]
+    assert choose(fits) == Choice(2, "reuse")
+
+
+def test_a_new_conversation_takes_an_empty_spare_over_rewinding_someone_elses_conversation():
+    # For an empty history an empty spare is the exact fit; processes holding conversations could only be rewound.
+    fits = [Fit(1, exact=False, last_used=0.5), Fit(2, exact=True, last_used=8.0), Fit(3, exact=False, last_used=9.0)]
+    assert choose(fits) == Choice(2, "reuse")
+
+
+def test_without_a_spare_the_least_recently_used_conversation_is_rewound():
+    fits = [Fit(1, exact=False, last_used=7.0), Fit(2, exact=False, last_used=3.0), Fit(3, exact=False, last_used=9.0)]
+    assert choose(fits) == Choice(2, "rewind")
+
+
+def test_of_several_spares_the_oldest_serves_first():
+    assert choose([Fit(4, exact=True, last_used=2.0), Fit(5, exact=True, last_used=1.0)]) == Choice(5, "reuse")
+
+
+def test_nothing_fits_nothing_is_chosen():
+    assert choose([]) is None
+
+
+# -- what goes under the limits --------------------------------------------------------------------------
+def idle(ident: int, last_used: float, key: str = "k", held: int = 2, pss: float = 100.0) -> Idle:
+    return Idle(ident, key, held, last_used, pss)
+
+
+def test_under_every_limit_nothing_is_evicted():
+    processes = [idle(i, float(i)) for i in range(8)]
+    assert evict(processes, Limits(per_config=8, max_idle=8, budget_mb=1000)) == []
+
+
+def test_over_the_memory_budget_the_least_recently_used_go_until_the_rest_fit():
+    processes = [idle(1, 5.0), idle(2, 1.0), idle(3, 9.0), idle(4, 3.0)]  # 400 MiB
+    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=250)) == [2, 4]
+
+
+def test_busy_processes_count_against_the_budget_but_only_idle_ones_go():
+    processes = [idle(1, 5.0), idle(2, 1.0)]
+    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=250), busy_pss_mb=150) == [2]
+    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=250), busy_pss_mb=900) == [2, 1]
+
+
+def test_spares_count_against_the_budget_like_any_idle_process():
+    processes = [idle(1, 5.0), idle(2, 1.0, held=0), idle(3, 9.0, held=0)]
+    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=200)) == [2]
+
+
+def test_beyond_the_idle_caps_the_oldest_of_each_configuration_and_then_overall_go():
+    processes = [idle(1, 1.0, "a"), idle(2, 2.0, "a"), idle(3, 3.0, "a"), idle(4, 4.0, "b"), idle(5, 5.0, "c")]
+    assert evict(processes, Limits(per_config=2, max_idle=10, budget_mb=0)) == [1]
+    assert evict(processes, Limits(per_config=2, max_idle=3, budget_mb=0)) == [1, 2]
+
+
+def test_a_process_whose_memory_is_unknown_is_never_evicted_for_memory():
+    processes = [idle(1, 1.0, pss=0.0), idle(2, 2.0, pss=0.0)]
+    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=1)) == []
+
+
+# -- when a spare is started ----------------------------------------------------------------------------
+def room(**changes: float) -> Room:
+    values: dict[str, float] = {
+        "live": 3,
+        "max_live": 16,
+        "idle": 2,
+        "max_idle": 16,
+        "config_idle": 2,
+        "per_config": 16,
+        "pss_mb": 300,
+        "budget_mb": 6000,
+        "process_mb": 120,
+    }
+    values.update(changes)
+    return Room(**values)  # type: ignore[arg-type]
+
+
+def test_a_spare_is_started_while_fewer_than_the_target_exist_and_there_is_room():
+    assert spare_wanted(0, 2, room())
+    assert spare_wanted(1, 2, room())
+    assert not spare_wanted(2, 2, room())
+
+
+def test_a_spare_is_never_started_by_evicting_a_conversation():
+    assert not spare_wanted(0, 2, room(live=16))
+    assert not spare_wanted(0, 2, room(idle=16))
+    assert not spare_wanted(0, 2, room(config_idle=16))
+    assert not spare_wanted(0, 2, room(pss_mb=5900))
+    assert spare_wanted(0, 2, room(pss_mb=5900, budget_mb=0))
+
+
+# -- the configuration of the spares started at boot ----------------------------------------------------
+def test_the_boot_spares_have_the_configuration_of_an_ordinary_openai_request():
+    settings = Settings()
+    template = default_request(settings)
+    assert template is not None
+    plain = ChatCompletionRequest.model_validate(
+        {"model": settings.pool_prestart_model, "messages": [{"role": "user", "content": "Hello"}]}
+    )
+    request = to_completion_request(
+        plain,
+        ModelRegistry.build(settings.model_aliases),
+        default_system=settings.default_system_prompt,
+        show_thinking=settings.expose_reasoning,
+    )
+    assert config_key(template) == config_key(request)
+
+
+def test_an_unknown_prestart_model_starts_no_spares_instead_of_failing():
+    assert default_request(Settings(pool_prestart_model="not a model")) is None
