@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
-from inputs import EXPECTED_ROUTES, MAX_PROCESSES, MODEL, MODEL_ID, POOL_SIZE, PROMPTS, SETUP_EXCHANGES, SYSTEM_PROMPT
+from claude_code_api.settings import Settings
+from inputs import (
+    EXPECTED_ROUTES,
+    FIRST_REQUEST_RUNS,
+    INTERLEAVED,
+    LOAD_CONCURRENCIES,
+    MODEL,
+    MODEL_ID,
+    PROMPTS,
+    SETUP_EXCHANGES,
+    SYSTEM_PROMPT,
+)
+from plugins import WARM_TURNS
+from procfs import Memory
 from stats import Cell, Results, fmt_routes, ms, p50, p95
 
 
@@ -52,6 +66,7 @@ class Report:
     def build(self) -> str:
         self.intro()
         self.machine()
+        self.issue14()
         self.issue2()
         self.issue3()
         self.throughput()
@@ -80,14 +95,19 @@ class Report:
             "(`child_env`), prompt on stdin, stdin closed. End-to-end = until the process exits; time to first "
             "token = the first `stream_event` with a `text_delta` on stdout.",
             "- API: the official `openai` client (`AsyncOpenAI`, no retries). End-to-end = the whole non-streaming "
-            "response; time to first token = the first chunk with content. Server settings: "
-            f"`POOL_IDLE_PER_CONFIG={POOL_SIZE}`, `POOL_MAX_IDLE={POOL_SIZE}`, `MAX_PROCESSES={MAX_PROCESSES}`, "
-            "prestart on; all else default. The cold-spawn rows use a second server with `POOL_ENABLED=false`.",
+            f"response; time to first token = the first chunk with content. Server settings: {defaults()}. The "
+            "cold-spawn rows use a second server with `POOL_ENABLED=false`.",
             "- Order: both servers run side by side. At each concurrency, every kind (direct, API pool off, API pool "
             "off streaming, API pool on, API pool on streaming) gets its warm-ups, then the kinds take turns, one "
             "batch of `concurrency` simultaneous requests each per round, so all of them see the same machine load. "
             "Follow-ups (b) run afterwards: one conversation per concurrent client, "
             f"{SETUP_EXCHANGES} excluded exchanges, then measured turns carrying the whole history.",
+            "- Load (issue 14): new conversations also at concurrency 8 and 16 (direct and pool on only; at least two "
+            "full batches measured, after one excluded batch); "
+            f"{', '.join(map(str, INTERLEAVED))} conversations taking turns one request at a time, after "
+            f"{SETUP_EXCHANGES} excluded exchanges each, every measured follow-up followed by one direct `claude -p` "
+            f"run (its baseline); the first request of {FIRST_REQUEST_RUNS} freshly started servers (the default "
+            "configuration: no system message), sent as soon as `GET /health` answers.",
             "- p95 is nearest-rank (the 19th of 20). Ratios are API/direct, shown as p50 / p95. Routes are the "
             "`GET /health` route counters gained during the measured requests (proof of the route measured).",
             "",
@@ -109,6 +129,85 @@ class Report:
                 "so the figures are noisier, and the absolute times slower, than on an idle machine.",
                 "",
             )
+
+    def issue14(self) -> None:
+        self.add("## Issue 14: under real load, default settings", "")
+        self.load_table()
+        self.talk_table()
+        self.first_request()
+        self.plugins()
+
+    def load_table(self) -> None:
+        self.add(
+            "### New conversations at concurrency 1 to 16",
+            "",
+            "| concurrency | direct p50 / p95 | API p50 / p95 | ratio | goal ≤ 0.1x / ≤ 0.15x | direct req/s "
+            "| API req/s | throughput ratio | goal | routes |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        )
+        for c in LOAD_CONCURRENCIES:
+            api, direct = self.cell(f"new/c{c}"), self.cell(f"direct/c{c}")
+            a, d = api.latencies(), direct.latencies()
+            latency_met = p50(a) <= 0.1 * p50(d) and p95(a) <= 0.15 * p95(d)
+            speedup = api.rps() / direct.rps() if direct.rps() else math.nan
+            goal = "" if c < 8 else verdict(speedup >= 6 and p95(a) < 1.0, "≥ 6x, p95 < 1 s")
+            self.add(
+                f"| {c} | {pair(d)} | {pair(a)} | {ratio(a, d)} | {verdict(latency_met)} | {direct.rps():.1f} | "
+                f"{api.rps():.1f} | {speedup:.1f}x | {goal} | {route_check(f'new/c{c}', api)} |"
+            )
+        ttft = [(c, self.values(f"new-stream/c{c}", True), self.values(f"direct/c{c}", True)) for c in (1, 4)]
+        cells = "; ".join(f"c={c}: {pair(a)} against {pair(d)}, {ratio(a, d)}" for c, a, d in ttft)
+        met = all(p50(a) <= 0.1 * p50(d) for _, a, d in ttft)
+        self.add("", f"Time to first streamed content (API against direct): {cells}; goal ≤ 0.1x: {verdict(met)}.", "")
+
+    def talk_table(self) -> None:
+        self.add(
+            "### Conversations taking turns (follow-ups)",
+            "",
+            "| conversations | API p50 / p95 | direct p50 / p95 | ratio | goal ≤ 0.1x at p50 | routes |",
+            "|---|---|---|---|---|---|",
+        )
+        for n in INTERLEAVED:
+            api, direct = self.cell(f"talk/n{n}"), self.cell(f"talk-direct/n{n}")
+            a, d = api.latencies(), direct.latencies()
+            self.add(
+                f"| {n} | {pair(a)} | {pair(d)} | {ratio(a, d)} | {verdict(p50(a) <= 0.1 * p50(d))} | "
+                f"{route_check(f'talk/n{n}', api)} |"
+            )
+        self.add("")
+
+    def first_request(self) -> None:
+        first = self.cell("first")
+        latencies = ", ".join(ms(v) for v in first.latencies())
+        boots = ", ".join(f"{v:.2f} s" for v in self.r.boot_seconds)
+        met = bool(first.latencies()) and max(first.latencies()) <= 0.15 and "spawn" not in first.routes
+        self.add(
+            "### First request after start",
+            "",
+            f"- {len(first.samples)} fresh servers answered their first request in {latencies} (direct `claude -p` "
+            f"at concurrency 1: {ms(p50(self.values('direct/c1')))} at p50); routes: {route_check('first', first)}. "
+            f"Goal no spawn on its path, ≤ 0.15 s: {verdict(met)}.",
+            f"- From the server's start to `GET /health` answering (start-up waits for the first spare): {boots}.",
+            "",
+        )
+
+    def plugins(self) -> None:
+        costs = self.r.plugins
+        if not costs:
+            return
+        on, off = costs["plugins on"], costs["plugins off"]
+        self.add(
+            "### Per turn: the CLI's built-in plugins",
+            "",
+            f"One live process each, {len(on.wall)} alternating turns after {WARM_TURNS} excluded ones.",
+            "",
+            "| | turn p50 / p95 | CLI CPU per turn |",
+            "|---|---|---|",
+        )
+        for name, cost in costs.items():
+            self.add(f"| {name} | {pair(cost.wall)} | {cost.cpu / max(1, len(cost.wall)) * 1000:.1f} ms |")
+        cpu_ratio = off.cpu / on.cpu if on.cpu else math.nan
+        self.add(f"| ratio off/on | {ratio(off.wall, on.wall)} | {cpu_ratio:.2f}x |", "")
 
     def issue2(self) -> None:
         self.add(
@@ -183,21 +282,37 @@ class Report:
         )
 
     def memory(self) -> None:
-        m = self.r.memory
-        if m is None:
+        moments = [(label, m) for label, m in (("after the load", self.r.memory_loaded), ("at the end", self.r.memory))]
+        shown = [(label, m) for label, m in moments if m is not None]
+        if not shown:
             return
         self.add(
-            "## Memory (pooled server, steady state after the runs)",
+            "## Memory of the pooled server and its Claude Code processes",
             "",
-            "| | |",
-            "|---|---|",
-            f"| server process RSS | {mib(m.server_rss_kb)} |",
-            f"| Claude Code processes (children) | {m.children} |",
-            f"| their RSS, summed | {mib(m.children_rss_kb)} ({mib(m.children_rss_kb // max(1, m.children))} each) |",
-            f"| total RSS, server + children | {mib(m.total_rss_kb)} |",
-            f"| total PSS (shared pages counted once) | {mib(m.total_pss_kb)} |",
-            f"| peak RSS of one direct `claude -p` | {mib(self.r.direct_peak_rss_kb)} |",
+            f"Measured after the new conversations at every concurrency, and at the end of the run. The budget "
+            f"(PSS of every live Claude Code process) is {Settings().pool_max_memory_mb} MiB by default here.",
             "",
+            "| | " + " | ".join(label for label, _ in shown) + " |",
+            "|---|" + "---|" * len(shown),
+        )
+        rows: tuple[tuple[str, Callable[[Memory], str]], ...] = (
+            ("server process RSS", lambda m: mib(m.server_rss_kb)),
+            ("Claude Code processes (children)", lambda m: str(m.children)),
+            (
+                "their PSS, summed",
+                lambda m: f"{mib(m.children_pss_kb)} ({mib(m.children_pss_kb // max(1, m.children))} each)",
+            ),
+            (
+                "their RSS, summed",
+                lambda m: f"{mib(m.children_rss_kb)} ({mib(m.children_rss_kb // max(1, m.children))} each)",
+            ),
+            ("total PSS, server + children", lambda m: mib(m.total_pss_kb)),
+            ("total RSS, server + children", lambda m: mib(m.total_rss_kb)),
+        )
+        for label, show in rows:
+            self.add(f"| {label} | " + " | ".join(show(m) for _, m in shown) + " |")
+        self.add(
+            f"| peak RSS of one direct `claude -p` | {mib(self.r.direct_peak_rss_kb)} |" + " |" * (len(shown) - 1), ""
         )
 
     def flags(self) -> None:
@@ -249,6 +364,20 @@ class Report:
         direct = self.values(f"direct/{key.split('/')[1]}", ttft)
         difference = (p50(self.values(key, ttft)) - p50(direct)) * 1000
         return f"{difference:+.0f} ms at p50"
+
+
+def verdict(met: bool, goal: str = "") -> str:
+    return f"{goal}: " * bool(goal) + ("met" if met else "**missed**")
+
+
+def defaults() -> str:
+    """The settings every pooled server ran with: the defaults on this machine."""
+    s = Settings()
+    return (
+        f"the defaults on this machine: `MAX_PROCESSES={s.max_processes}`, `POOL_MAX_IDLE={s.pool_max_idle}`, "
+        f"`POOL_IDLE_PER_CONFIG={s.pool_idle_per_config}`, `MEMORY_BUDGET_MB={s.pool_max_memory_mb}` (PSS), "
+        f"`POOL_SPARES={s.pool_spares}`, `MAX_QUEUE={s.max_queue}`"
+    )
 
 
 def fmt_load(load: tuple[float, float, float]) -> str:

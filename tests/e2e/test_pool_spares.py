@@ -43,7 +43,7 @@ def echo(text: str) -> dict[str, Any]:
 
 def test_the_first_request_after_start_is_served_by_a_prestarted_process(make_server, marker):
     server = make_server()
-    # Sent at once: a spare still starting is waited for rather than a second process spawned.
+    # Sent as soon as the server answers: start-up waits for the first spare.
     assert ask(server, [echo(f"{marker} first")]).startswith(f"{marker} first")
     stats = health(server)
     assert stats["spawned"] == 0 and "route_spawn" not in stats

@@ -6,7 +6,17 @@ from __future__ import annotations
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.pool import default_request
-from claude_code_api.engine.claude.pool_policy import Choice, Fit, Idle, Limits, Room, choose, evict, spare_wanted
+from claude_code_api.engine.claude.pool_policy import (
+    RECENT,
+    Choice,
+    Fit,
+    Idle,
+    Limits,
+    Room,
+    choose,
+    evict,
+    spare_wanted,
+)
 from claude_code_api.frontends.openai_chat.convert import to_completion_request
 from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest
 from claude_code_api.settings import Settings
@@ -15,28 +25,47 @@ NO_LIMITS = Limits(per_config=100, max_idle=100, budget_mb=0)
 
 
 # -- which process serves a request ------------------------------------------------------------------------
+NOW = 1000.0
+RECENTLY = NOW - RECENT / 2  # a conversation answered within RECENT seconds
+LONG_AGO = NOW - RECENT * 3
+
+
+def spare(ident: int, last_used: float = LONG_AGO) -> Fit:
+    return Fit(ident, exact=True, last_used=last_used, held=0)
+
+
+def holder(ident: int, last_used: float) -> Fit:
+    """A process holding another conversation: it serves a new one only by being rewound."""
+    return Fit(ident, exact=False, last_used=last_used, held=4)
+
+
 def test_the_process_holding_exactly_the_history_serves_the_follow_up():
-    fits = [Fit(1, exact=False, last_used=1.0), Fit(2, exact=True, last_used=9.0), Fit(3, exact=False, last_used=5.0)]
-    assert choose(fits) == Choice(2, "reuse")
+    fits = [Fit(1, exact=False, last_used=1.0, held=6), Fit(2, exact=True, last_used=9.0, held=4)]
+    assert choose(fits, NOW) == Choice(2, "reuse")
 
 
-def test_a_new_conversation_takes_an_empty_spare_over_rewinding_someone_elses_conversation():
-    # For an empty history an empty spare is the exact fit; processes holding conversations could only be rewound.
-    fits = [Fit(1, exact=False, last_used=0.5), Fit(2, exact=True, last_used=8.0), Fit(3, exact=False, last_used=9.0)]
-    assert choose(fits) == Choice(2, "reuse")
+def test_a_new_conversation_takes_a_spare_rather_than_rewinding_a_recent_conversation():
+    fits = [holder(1, RECENTLY), spare(2), holder(3, RECENTLY + 1)]
+    assert choose(fits, NOW) == Choice(2, "reuse")
+
+
+def test_a_new_conversation_rewinds_the_oldest_warm_process_when_its_conversation_is_not_recent():
+    # A warm process answers faster than a fresh spare, and an old conversation is the least likely to come back.
+    fits = [holder(1, RECENTLY), spare(2), holder(3, LONG_AGO), holder(4, LONG_AGO - 5)]
+    assert choose(fits, NOW) == Choice(4, "rewind")
 
 
 def test_without_a_spare_the_least_recently_used_conversation_is_rewound():
-    fits = [Fit(1, exact=False, last_used=7.0), Fit(2, exact=False, last_used=3.0), Fit(3, exact=False, last_used=9.0)]
-    assert choose(fits) == Choice(2, "rewind")
+    fits = [holder(1, RECENTLY + 2), holder(2, RECENTLY), holder(3, RECENTLY + 3)]
+    assert choose(fits, NOW) == Choice(2, "rewind")
 
 
 def test_of_several_spares_the_oldest_serves_first():
-    assert choose([Fit(4, exact=True, last_used=2.0), Fit(5, exact=True, last_used=1.0)]) == Choice(5, "reuse")
+    assert choose([spare(4, 2.0), spare(5, 1.0)], NOW) == Choice(5, "reuse")
 
 
 def test_nothing_fits_nothing_is_chosen():
-    assert choose([]) is None
+    assert choose([], NOW) is None
 
 
 # -- what goes under the limits --------------------------------------------------------------------------

@@ -70,6 +70,7 @@ from claude_code_api.settings import PSS_PER_PROCESS_MB, Settings
 log = logging.getLogger(__name__)
 ROOM_WAIT = 5.0  # the longest a spawn waits for retired processes to exit (their transcript is read first)
 SPARE_CONFIGS = 4  # the most recently used configurations that spares are kept for (besides the default one)
+BOOT_SPARE_WAIT = 30.0  # the longest start-up waits for the first spare (a CLI that hangs must not stop serving)
 SPARE_RETRY = 10.0  # seconds before starting spares again after one failed to start
 
 
@@ -106,6 +107,9 @@ class SessionPool:
             template = default_request(self._settings)
             if template is not None:
                 self._default_key = config_key(template)
+                # The first spare is started before the server answers, so its first request spawns nothing.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._start_spare(template), BOOT_SPARE_WAIT)
                 self._want_spares(template)
             self._background_task(self._keep_spares())
 
@@ -171,7 +175,7 @@ class SessionPool:
             self.route_counts[route] += 1
         self._move(session, "busy")
         if self._spares_on():
-            self._want_spares(request)
+            self._want_spares(request, wake=False)  # woken once the turn is over: a spawn would slow it down
         return session
 
     async def settle(self, session: LiveSession, outcome: TurnOutcome | None) -> None:
@@ -186,6 +190,7 @@ class SessionPool:
         elif self._settings.pool_enabled and self._settings.pool_max_idle > 0:
             self._move(session, "idle")
             await self._trim()
+            self._spare_wake.set()
         else:
             await self.discard(session)
 
@@ -271,8 +276,8 @@ class SessionPool:
             if point is not None:
                 candidates[session.id] = (session, point)
                 exact = point == len(session.turns) and not session.tail_unknown
-                fits.append(Fit(session.id, exact, session.last_used))
-        choice = choose(fits)
+                fits.append(Fit(session.id, exact, session.last_used, len(session.turns)))
+        choice = choose(fits, time.monotonic())
         if choice is None:
             return None
         session, point = candidates[choice.ident]
@@ -399,15 +404,16 @@ class SessionPool:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _want_spares(self, request: CompletionRequest) -> None:
-        """Keep spares for ``request``'s configuration (the most recently used few), and wake the spare starter."""
+    def _want_spares(self, request: CompletionRequest, *, wake: bool = True) -> None:
+        """Keep spares for ``request``'s configuration (the most recently used few)."""
         key = config_key(request)
         self._spare_for[key] = (replace(request, history=(), prompt=Turn("user", ())), time.monotonic())
         self._spare_for.move_to_end(key)
         while len(self._spare_for) > SPARE_CONFIGS + 1:
             oldest = next(k for k in self._spare_for if k != self._default_key)
             del self._spare_for[oldest]
-        self._spare_wake.set()
+        if wake:
+            self._spare_wake.set()
 
     def _wanted(self, key: str, asked: float) -> bool:
         """A configuration gets spares while it is used (within the idle TTL); the default one always."""

@@ -5,15 +5,17 @@ No I/O and no asyncio: the pool (``pool.py``) describes its processes as ``Idle`
 answer, so the rules are unit-tested on their own (``tests/unit/test_pool_policy.py``).
 
 The rules, and why:
-- A process that holds exactly the request's history serves it (``reuse``): only the new turn is sent. For a new
-  conversation that is an empty spare.
-- Otherwise a process is rewound (``rewind``, ~4 ms). Rewinding throws away the later turns it holds, which, for a
-  new conversation, are someone else's conversation: its next follow-up must then resume from a transcript
-  (~0.4 s). So the least valuable candidate is rewound: the least recently used one.
+- A process that holds exactly the request's history serves it (``reuse``): only the new turn is sent.
+- Otherwise a process is rewound (``rewind``, ~4 ms) to the history, dropping the later turns it holds. For a new
+  conversation those turns are someone else's conversation, whose next follow-up must then resume from a transcript
+  (~0.4 s, a spawn). So a new conversation takes an empty spare rather than a conversation answered within the last
+  ``RECENT`` seconds; but a fresh process answers its first turns 2-4x slower than a warm one (JIT warm-up: ~80-190
+  ms against ~30 ms on the fake upstream), so a warm process holding an older conversation is rewound first: the
+  least recently used one, the least likely to come back.
 - Eviction (the pool is over its idle caps or its memory budget): the least recently used idle processes go first,
   spares included; busy and parked processes are never evicted here (``max_processes`` caps those).
-- Spares are started only into free room (under ``max_processes`` and the memory budget): starting one never
-  evicts a conversation.
+- Spares are started only into free room (under ``max_processes``, the idle caps and the memory budget): starting
+  one never evicts a conversation.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Fit:
     ident: int
     exact: bool  # it holds exactly the history
     last_used: float
+    held: int = 0  # turns it holds; 0: an empty spare
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,21 @@ class Choice:
     route: Route
 
 
-def choose(fits: Sequence[Fit]) -> Choice | None:
-    """The process to serve a request: one holding exactly its history, else the least recently used to rewind."""
-    exact = [f for f in fits if f.exact]
-    if exact:
-        return Choice(min(exact, key=lambda f: f.last_used).ident, "reuse")
-    if not fits:
-        return None
-    return Choice(min(fits, key=lambda f: f.last_used).ident, "rewind")
+RECENT = 10.0  # seconds: a conversation answered this recently is likely mid-exchange (a tool loop, a quick reply)
+
+
+def choose(fits: Sequence[Fit], now: float) -> Choice | None:
+    """The process to serve a request (see the module docstring for the order and why)."""
+    follow_up = [f for f in fits if f.exact and f.held > 0]
+    if follow_up:
+        return Choice(follow_up[0].ident, "reuse")
+    spares = [f for f in fits if f.exact]
+    holders = sorted((f for f in fits if not f.exact), key=lambda f: f.last_used)
+    if holders and (not spares or holders[0].last_used < now - RECENT):
+        return Choice(holders[0].ident, "rewind")
+    if spares:
+        return Choice(min(spares, key=lambda f: f.last_used).ident, "reuse")
+    return None
 
 
 @dataclass(frozen=True)
