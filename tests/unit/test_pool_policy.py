@@ -3,9 +3,13 @@ spare is started; plus the configuration spares are started for at boot, which m
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from claude_code_api.core.models import ModelRegistry
 from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.pool import default_request
+from claude_code_api.engine.claude.pool_memory import PssCache
 from claude_code_api.engine.claude.pool_policy import (
     RECENT,
     Choice,
@@ -100,9 +104,13 @@ def test_beyond_the_idle_caps_the_oldest_of_each_configuration_and_then_overall_
     assert evict(processes, Limits(per_config=2, max_idle=3, budget_mb=0)) == [1, 2]
 
 
-def test_a_process_whose_memory_is_unknown_is_never_evicted_for_memory():
-    processes = [idle(1, 1.0, pss=0.0), idle(2, 2.0, pss=0.0)]
-    assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=1)) == []
+def test_memory_is_the_measured_pss_and_an_unmeasured_process_counts_as_a_typical_one():
+    cache = PssCache(default_mb=150)
+    assert cache.of(None) == 150 and cache.of(os.getpid()) == 150  # nothing measured yet
+    asyncio.run(cache.refresh([os.getpid()]))
+    own = cache.of(os.getpid())
+    assert 0 < own < 150 * 20  # this test process, measured from /proc/<pid>/smaps_rollup
+    assert cache.of(12345678) == own  # not measured: the mean of those measured
 
 
 # -- when a spare is started ----------------------------------------------------------------------------

@@ -84,7 +84,7 @@ class SessionPool:
         self._spawning = 0
         self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
-        self._pss = PssCache()
+        self._pss = PssCache(PSS_PER_PROCESS_MB)
         # Configurations to keep spares for (key → a request of that configuration with no history, and when it
         # was last asked for), the least recently used first; the default configuration's key never expires.
         self._spare_for: OrderedDict[str, tuple[CompletionRequest, float]] = OrderedDict()
@@ -212,7 +212,6 @@ class SessionPool:
             group.remove(session)
         session.state = state
         if state == "retiring":
-            self._pss.forget(session.pid)
             self._spare_wake.set()  # room freed: a spare may fit again
             if not session.closed:
                 self._retiring.add(session)
@@ -452,7 +451,7 @@ class SessionPool:
             per_config=settings.pool_idle_per_config,
             pss_mb=sum(self._pss.of(s.pid) for s in self._live()) if budget > 0 else 0.0,
             budget_mb=budget,
-            process_mb=self._pss.typical(PSS_PER_PROCESS_MB),
+            process_mb=self._pss.typical(),
         )
 
     async def _start_spare(self, template: CompletionRequest) -> bool:
@@ -499,6 +498,9 @@ class SessionPool:
             expired += [s for g in self._idle.values() for s in g if s.last_used < cutoff and not self._kept_spare(s)]
             for session in expired:
                 self._retire(session)
+            if self._settings.pool_max_memory_mb > 0:  # measured here, off every request's path
+                await self._pss.refresh(s.pid for s in self._live() if s.pid is not None)
+                await self._trim()
             with contextlib.suppress(Exception):
                 await self.transcripts.maybe_prune()
 

@@ -2,21 +2,19 @@
 
 PSS (proportional set size) counts each shared page once across the processes that share it, so the sum over the
 pool is what the pool really holds; RSS would count the CLI's shared binary pages once per process (170-200 MiB RSS
-against 100-145 MiB PSS each). Reading ``smaps_rollup`` walks the process's mappings (about a millisecond), so a
-value is reused for ``MAX_AGE`` seconds.
+against 100-160 MiB PSS each). Reading ``smaps_rollup`` walks the process's mappings (~1-3 ms each), so the pool
+never reads it on a request's path: ``PssCache.refresh`` reads every live process in a worker thread from the pool's
+reaper loop, and a process not yet measured counts as the mean of those measured (or ``PSS_PER_PROCESS_MB``).
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+from collections.abc import Iterable
 
-MAX_AGE = 5.0
 
-
-def pss_mb(pid: int | None) -> float:
-    """PSS of a process in MiB; 0 where it cannot be read, so a budget never closes a process blindly."""
-    if pid is None:
-        return 0.0
+def pss_mb(pid: int) -> float:
+    """PSS of a process in MiB; 0 where it cannot be read (not Linux, or the process is gone)."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as f:
             for line in f:
@@ -28,27 +26,23 @@ def pss_mb(pid: int | None) -> float:
 
 
 class PssCache:
-    """PSS per pid, refreshed when older than ``MAX_AGE`` seconds."""
+    """The last measured PSS of each live process."""
 
-    def __init__(self) -> None:
-        self._values: dict[int, tuple[float, float]] = {}
+    def __init__(self, default_mb: float) -> None:
+        self._default = default_mb
+        self._values: dict[int, float] = {}
 
     def of(self, pid: int | None) -> float:
-        if pid is None:
-            return 0.0
-        now = time.monotonic()
-        cached = self._values.get(pid)
-        if cached is not None and now - cached[0] < MAX_AGE:
-            return cached[1]
-        value = pss_mb(pid)
-        self._values[pid] = (now, value)
-        return value
+        """The measured PSS of ``pid``, else what a process is expected to take (``typical``)."""
+        value = self._values.get(pid) if pid is not None else None
+        return value if value else self.typical()
 
-    def forget(self, pid: int | None) -> None:
-        if pid is not None:
-            self._values.pop(pid, None)
+    def typical(self) -> float:
+        known = [value for value in self._values.values() if value > 0]
+        return sum(known) / len(known) if known else self._default
 
-    def typical(self, default: float) -> float:
-        """The mean PSS of the processes measured so far (what one more is expected to take), else ``default``."""
-        known = [value for _, value in self._values.values() if value > 0]
-        return sum(known) / len(known) if known else default
+    async def refresh(self, pids: Iterable[int]) -> None:
+        """Measure every pid in a worker thread; forget processes no longer live."""
+        wanted = list(pids)
+        values = await asyncio.to_thread(lambda: [pss_mb(pid) for pid in wanted])
+        self._values = dict(zip(wanted, values, strict=True))
