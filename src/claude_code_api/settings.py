@@ -21,15 +21,29 @@ def _default_data_dir() -> Path:
     return Path(base) / "claude-code-api"
 
 
-PSS_PER_PROCESS_MB = 150  # a live Claude Code process's own memory (PSS, measured 100-145 MiB)
+PSS_PER_PROCESS_MB = 150  # a live Claude Code process's own memory (PSS, measured 100-160 MiB)
 PROCESSES_PER_CORE = 8  # a live process costs CPU only while it starts (~0.3 s) or runs a turn (~30 ms)
+_CGROUP_MEMORY = Path("/sys/fs/cgroup/memory.max")
 
 
 def _total_memory_mb() -> int | None:
+    """Physical memory, or the container's cgroup limit where that is lower."""
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
     except (ValueError, OSError, AttributeError):
         return None
+    try:
+        limit = _CGROUP_MEMORY.read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit) // (1024 * 1024)) if limit.isdigit() else total
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the platform tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _default_memory_budget_mb() -> int:
@@ -41,8 +55,7 @@ def _default_memory_budget_mb() -> int:
 def _default_max_processes() -> int:
     """As many processes as the memory budget holds, and no more than the cores can start and run: 2 to 64."""
     by_memory = _default_memory_budget_mb() // PSS_PER_PROCESS_MB
-    by_cores = PROCESSES_PER_CORE * (os.cpu_count() or 1)
-    return max(2, min(64, by_memory, by_cores))
+    return max(2, min(64, by_memory, PROCESSES_PER_CORE * _cores()))
 
 
 def _aliases(*names: str) -> AliasChoices:
