@@ -80,6 +80,16 @@ class Server:
             body = (await http.get(self.url + "/health")).json()
         return {k: int(v) for k, v in body["processes"].items()}
 
+    async def ready_seconds(self, calls: int) -> list[float]:
+        """Times of ``calls`` successive ``GET /ready`` (the first may check the CLI; the rest answer from cache)."""
+        times = []
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            for _ in range(calls):
+                start = time.perf_counter()
+                (await http.get(self.url + "/ready")).raise_for_status()
+                times.append(time.perf_counter() - start)
+        return times
+
     async def routes(self) -> dict[str, int]:
         return {k.removeprefix("route_"): v for k, v in (await self.stats()).items() if k.startswith("route_")}
 

@@ -28,6 +28,7 @@ CONCURRENCIES = (1, 4)  # every kind (direct, pool off, pool on, streaming or no
 LOAD_CONCURRENCIES = (1, 4, 8, 16)  # new conversations, direct and pool on: throughput and the cliff past c=4
 INTERLEAVED = (1, 4, 8)  # conversations taking turns, one follow-up at a time
 FIRST_REQUEST_RUNS = 3  # fresh servers, each answering its first request
+READY_CALLS = 10  # successive GET /ready on the pooled server
 API_KEY = "sk-bench"
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"

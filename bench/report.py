@@ -106,7 +106,8 @@ class Report:
             "full batches measured, after one excluded batch); "
             f"{', '.join(map(str, INTERLEAVED))} conversations taking turns one request at a time, after "
             f"{SETUP_EXCHANGES} excluded exchanges each, every measured follow-up followed by one direct `claude -p` "
-            f"run (its baseline); the first request of {FIRST_REQUEST_RUNS} freshly started servers (the default "
+            "run (its baseline: the same flags, no history); "
+            f"the first request of {FIRST_REQUEST_RUNS} freshly started servers (the default "
             "configuration: no system message), sent as soon as `GET /health` answers (after one `GET /v1/models` with "
             "the same client, so the `openai` library's own first-call work is not counted).",
             "- p95 is nearest-rank (the 19th of 20). Ratios are API/direct, shown as p50 / p95. Routes are the "
@@ -136,6 +137,7 @@ class Report:
         self.load_table()
         self.talk_table()
         self.first_request()
+        self.ready()
         self.plugins()
 
     def load_table(self) -> None:
@@ -189,6 +191,18 @@ class Report:
             f"at concurrency 1: {ms(p50(self.values('direct/c1')))} at p50); routes: {route_check('first', first)}. "
             f"Goal no spawn on its path, ≤ 0.15 s: {verdict(met)}.",
             f"- From the server's start to `GET /health` answering (start-up waits for the first spare): {boots}.",
+            "",
+        )
+
+    def ready(self) -> None:
+        times = self.r.ready_seconds
+        if not times:
+            return
+        self.add(
+            "### `GET /ready`",
+            "",
+            f"{len(times)} successive calls: the first {ms(times[0])} (the CLI's version and login are checked once: "
+            f"two CLI starts), the others {pair(times[1:])} (cached facts, refreshed in the background once stale).",
             "",
         )
 

@@ -27,6 +27,7 @@ from inputs import (
     FIRST_REQUEST_RUNS,
     INTERLEAVED,
     LOAD_CONCURRENCIES,
+    READY_CALLS,
     SETUP_EXCHANGES,
     Plan,
     measured_requests,
@@ -201,6 +202,7 @@ async def run_servers(ws: Workspace, results: Results) -> None:
         print("per-turn cost of the CLI's built-in plugins", file=sys.stderr, flush=True)
         results.plugins = await measure_plugins(ws, results.plan.requests * 2)
         await pooled.settle()
+        results.ready_seconds = await pooled.ready_seconds(READY_CALLS)
         await asyncio.sleep(1.0)
         results.memory = measure_memory(pooled.process.pid)
         results.server_cli_argv = cli_argv(pooled.process.pid, ws)

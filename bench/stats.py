@@ -75,6 +75,7 @@ class Results:
     memory_loaded: Memory | None = None  # after the new conversations at every concurrency
     boot_seconds: list[float] = field(default_factory=list)  # fresh servers: process start to /health answering
     plugins: dict[str, TurnCosts] = field(default_factory=dict)
+    ready_seconds: list[float] = field(default_factory=list)  # successive GET /ready
     direct_peak_rss_kb: int = 0
     server_cli_argv: list[str] = field(default_factory=list)
     load: Load = field(default_factory=Load)
