@@ -73,8 +73,8 @@ def test_nothing_fits_nothing_is_chosen():
 
 
 # -- what goes under the limits --------------------------------------------------------------------------
-def idle(ident: int, last_used: float, key: str = "k", held: int = 2, pss: float = 100.0) -> Idle:
-    return Idle(ident, key, held, last_used, pss)
+def idle(ident: int, last_used: float, key: str = "k", pss: float = 100.0) -> Idle:
+    return Idle(ident, key, last_used, pss)
 
 
 def test_under_every_limit_nothing_is_evicted():
@@ -94,7 +94,7 @@ def test_busy_processes_count_against_the_budget_but_only_idle_ones_go():
 
 
 def test_spares_count_against_the_budget_like_any_idle_process():
-    processes = [idle(1, 5.0), idle(2, 1.0, held=0), idle(3, 9.0, held=0)]
+    processes = [idle(1, 5.0), idle(2, 1.0), idle(3, 9.0)]  # 2 and 3 are empty spares
     assert evict(processes, Limits(per_config=10, max_idle=10, budget_mb=200)) == [2]
 
 

@@ -148,14 +148,17 @@ class CliFacts:
         if cli is None:
             return Readiness(False, {"cli": None, "error": "Claude Code CLI not found; set CLAUDE_CLI_PATH."})
         env = base_env(self._settings)
-        if self._version is None or self._version[0] != cli:
-            self._version = (cli, (await _run_cli(cli, "--version", env=env)).strip())
         try:
+            known = self._version
+            version = known[1] if known and known[0] == cli else (await _run_cli(cli, "--version", env=env)).strip()
+            self._version = (cli, version)
             auth = json.loads(await _run_cli(cli, "auth", "status", "--json", env=env))
-        except (ValueError, OSError):
+        except (OSError, asyncio.TimeoutError) as exc:
+            return Readiness(False, {"cli": cli, "error": f"Claude Code did not answer: {exc!r}"})
+        except ValueError:
             auth = {}
         logged_in = bool(auth.get("loggedIn"))
-        detail: dict[str, Any] = {"cli": cli, "version": self._version[1], "logged_in": logged_in}
+        detail: dict[str, Any] = {"cli": cli, "version": version, "logged_in": logged_in}
         detail["auth_method"] = auth.get("authMethod")
         if not logged_in:
             detail["error"] = "Claude Code is not logged in: run `claude login` or set ANTHROPIC_API_KEY."

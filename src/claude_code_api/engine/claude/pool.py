@@ -480,9 +480,7 @@ class SessionPool:
         settings = self._settings
         idle = [s for g in self._idle.values() for s in g]
         measure = settings.pool_max_memory_mb > 0
-        described = [
-            Idle(s.id, s.key, len(s.turns), s.last_used, self._pss.of(s.pid) if measure else 0.0) for s in idle
-        ]
+        described = [Idle(s.id, s.key, s.last_used, self._pss.of(s.pid) if measure else 0.0) for s in idle]
         held = sum(self._pss.of(s.pid) for s in [*self._busy, *self._parked]) if measure else 0.0
         limits = Limits(settings.pool_idle_per_config, settings.pool_max_idle, settings.pool_max_memory_mb)
         doomed = set(evict(described, limits, held))

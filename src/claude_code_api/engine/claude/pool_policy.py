@@ -9,9 +9,9 @@ The rules, and why:
 - Otherwise a process is rewound (``rewind``, ~4 ms) to the history, dropping the later turns it holds. For a new
   conversation those turns are someone else's conversation, whose next follow-up must then resume from a transcript
   (~0.4 s, a spawn). So a new conversation takes an empty spare rather than a conversation answered within the last
-  ``RECENT`` seconds; but a fresh process answers its first turns 2-4x slower than a warm one (JIT warm-up: ~80-190
-  ms against ~30 ms on the fake upstream), so a warm process holding an older conversation is rewound first: the
-  least recently used one, the least likely to come back.
+  ``RECENT`` seconds; but a fresh process answers its first turns 2-4x slower than a warm one (Claude Code's own
+  warm-up: ~80-190 ms against ~30 ms on the fake upstream), so a warm process holding an older conversation is
+  rewound first: the least recently used one, the least likely to come back.
 - Eviction (the pool is over its idle caps or its memory budget): the least recently used idle processes go first,
   spares included; busy and parked processes are never evicted here (``max_processes`` caps those).
 - Spares are started only into free room (under ``max_processes``, the idle caps and the memory budget): starting
@@ -33,7 +33,6 @@ class Idle:
 
     ident: int
     key: str  # its configuration
-    held: int  # turns it holds; 0: an empty spare
     last_used: float  # monotonic time of its last answer (or start, for a spare)
     pss_mb: float = 0.0  # its own memory, proportional share of shared pages
 
