@@ -100,3 +100,15 @@ def test_ready_answers_from_cached_facts_instead_of_starting_the_cli_per_probe(m
         assert ready.status_code == 200 and ready.json()["version"].startswith("2.1.332")
     calls = log.read_text().splitlines()
     assert calls.count("--version") == 1 and calls.count("auth status --json") == 1, calls
+
+
+def test_a_configuration_gets_spares_once_it_starts_a_second_conversation(make_server, marker):
+    server = make_server(pool_spares=1)
+    wait_for_spares(server, 1)  # the default configuration's
+    system = {"role": "system", "content": f"{marker}: a system prompt made for one client"}
+    ask(server, [system, echo(f"{marker} first conversation")])
+    ask(server, [system, echo(f"{marker} second conversation")])  # rewinds the first's process: no spare yet
+    wait_for_spares(server, 2)
+    stats = health(server)
+    assert stats["route_spawn"] == 1 and stats["route_rewind"] == 1
+    assert stats["prestarted"] == 2, "one spare at boot, one once the configuration recurred; none after the first"

@@ -17,8 +17,8 @@ from the request's messages.
 Processes stay live after a request, holding their conversations, until the idle caps, the memory budget (PSS of
 every live process) or the idle TTL let the least recently used go; which process serves a request and which go is
 decided in ``pool_policy.py``. Spawns are kept off the request path: empty spares are started ahead of requests, one
-at a time by one background task, for the default configuration from boot and for each recently used
-configuration, only into free room (under ``max_processes`` and the budget).
+at a time by one background task, for the default configuration from boot and for each configuration that has
+started a second conversation recently, only into free room (under ``max_processes`` and the budget).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Coroutine, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +85,8 @@ class SessionPool:
         self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._pss = PssCache(PSS_PER_PROCESS_MB)
-        # Configurations to keep spares for (key → a request of that configuration with no history, and when it
-        # was last asked for), the least recently used first; the default configuration's key never expires.
-        self._spare_for: OrderedDict[str, tuple[CompletionRequest, float]] = OrderedDict()
+        # Configurations that may get spares, the least recently used first; the default one never expires.
+        self._spare_for: OrderedDict[str, SpareDemand] = OrderedDict()
         self._default_key: str | None = None
         self._spare_starting: dict[str, asyncio.Future[None]] = {}  # key → done when its spare has started (or not)
         self._spare_wake = asyncio.Event()
@@ -404,19 +403,25 @@ class SessionPool:
         task.add_done_callback(self._background.discard)
 
     def _want_spares(self, request: CompletionRequest, *, wake: bool = True) -> None:
-        """Keep spares for ``request``'s configuration (the most recently used few)."""
+        """Note a request of ``request``'s configuration (the most recently used few are remembered)."""
         key = config_key(request)
-        self._spare_for[key] = (replace(request, history=(), prompt=Turn("user", ())), time.monotonic())
-        self._spare_for.move_to_end(key)
+        demand = self._spare_for.pop(key, None) or SpareDemand(replace(request, history=(), prompt=Turn("user", ())))
+        demand.asked = time.monotonic()
+        demand.conversations += not request.history
+        self._spare_for[key] = demand
         while len(self._spare_for) > SPARE_CONFIGS + 1:
             oldest = next(k for k in self._spare_for if k != self._default_key)
             del self._spare_for[oldest]
         if wake:
             self._spare_wake.set()
 
-    def _wanted(self, key: str, asked: float) -> bool:
-        """A configuration gets spares while it is used (within the idle TTL); the default one always."""
-        return key == self._default_key or time.monotonic() - asked < self._settings.pool_idle_ttl
+    def _wanted(self, key: str, demand: SpareDemand) -> bool:
+        """The default configuration always gets spares; another one once it has started a second conversation
+        (a system prompt made per conversation, e.g. with a date in it, would otherwise get spares nobody uses),
+        while it is used (within the idle TTL)."""
+        if key == self._default_key:
+            return True
+        return demand.conversations >= 2 and time.monotonic() - demand.asked < self._settings.pool_idle_ttl
 
     async def _keep_spares(self) -> None:
         """The one task that starts spares, one at a time, so they never take more than one core from requests."""
@@ -429,11 +434,11 @@ class SessionPool:
                     break
 
     def _next_spare(self) -> CompletionRequest | None:
-        for key, (template, asked) in reversed(self._spare_for.items()):
-            if self._wanted(key, asked) and spare_wanted(
+        for key, demand in reversed(self._spare_for.items()):
+            if self._wanted(key, demand) and spare_wanted(
                 self._spare_count(key), self._settings.pool_spares, self._room(key)
             ):
-                return template
+                return demand.template
         return None
 
     def _spare_count(self, key: str) -> int:
@@ -504,8 +509,18 @@ class SessionPool:
 
     def _kept_spare(self, session: LiveSession) -> bool:
         """An empty spare of a configuration still in use does not expire: it would only be started again."""
-        wanted = self._spare_for.get(session.key)
-        return is_spare(session) and wanted is not None and self._wanted(session.key, wanted[1])
+        demand = self._spare_for.get(session.key)
+        return is_spare(session) and demand is not None and self._wanted(session.key, demand)
+
+
+@dataclass
+class SpareDemand:
+    """A configuration that may get spares: a request of it with no history (to start them from), when it was last
+    asked for, and how many conversations it has started."""
+
+    template: CompletionRequest
+    asked: float = 0.0
+    conversations: int = 0
 
 
 def is_spare(session: LiveSession) -> bool:
