@@ -3,6 +3,8 @@ and ``/ready`` answered from cached facts (the CLI is not started on every probe
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
 import sys
 import time
@@ -11,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningServer
+from tests.conftest import RunningServer, pid_alive
 
 from claude_code_api.engine.claude.options import bundled_cli_path
 
@@ -112,3 +114,15 @@ def test_a_configuration_gets_spares_once_it_starts_a_second_conversation(make_s
     stats = health(server)
     assert stats["route_spawn"] == 1 and stats["route_rewind"] == 1
     assert stats["prestarted"] == 2, "one spare at boot, one once the configuration recurred; none after the first"
+
+
+def test_a_spare_that_died_while_idle_is_never_handed_to_a_request(make_server, marker):
+    server = make_server(pool_spares=1)
+    wait_for_spares(server, 1)
+    (pid,) = server.engine.live_pids()
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid):  # reaped, so the pool can tell
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert ask(server, [echo(f"{marker} after the kill")]).startswith(f"{marker} after the kill")

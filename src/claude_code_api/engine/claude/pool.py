@@ -269,7 +269,10 @@ class SessionPool:
     async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
         candidates: dict[int, tuple[LiveSession, int]] = {}
         fits = []
-        for session in self._idle.get(config_key(request), []):
+        for session in list(self._idle.get(config_key(request), [])):
+            if session.exited:  # died while idle: let go of (its transcript kept), never handed to a request
+                self._retire(session)
+                continue
             point = session.rewind_point(request.history)
             if point is not None:
                 candidates[session.id] = (session, point)
