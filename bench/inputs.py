@@ -35,11 +35,11 @@ DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Inherited variables that would change what is measured (server settings, a real login or gateway).
 SCRUBBED_PREFIXES = ("CLAUDE_CODE_API_", "ANTHROPIC_", "CLAUDE_CONFIG_DIR", "CLAUDE_CLI_PATH", "CLAUDE_TIMEOUT")
 EXPECTED_ROUTES = {
-    "new": {"rewind", "reuse"},
+    "new": {"rewind", "spare"},
     "follow": {"reuse"},
     "cold": {"spawn"},
     "talk": {"reuse"},
-    "first": {"reuse"},
+    "first": {"spare"},
 }
 
 

@@ -49,7 +49,7 @@ def test_the_first_request_after_start_is_served_by_a_prestarted_process(make_se
     assert ask(server, [echo(f"{marker} first")]).startswith(f"{marker} first")
     stats = health(server)
     assert stats["spawned"] == 0 and "route_spawn" not in stats
-    assert stats["route_reuse"] == 1 and stats["prestarted"] >= 1
+    assert stats["route_spare"] == 1 and stats["prestarted"] >= 1
 
 
 def test_a_new_conversation_takes_a_spare_and_leaves_the_other_conversation_live(make_server, marker):
@@ -65,7 +65,7 @@ def test_a_new_conversation_takes_a_spare_and_leaves_the_other_conversation_live
     second.append(echo(f"{marker} B2"))
     assert ask(server, second).startswith(f"{marker} B2")
     stats = health(server)
-    assert stats["route_reuse"] == 4, stats  # two spares, then each follow-up on the process holding it
+    assert stats["route_spare"] == 2 and stats["route_reuse"] == 2, stats  # each follow-up on its own process
     assert "route_rewind" not in stats and "route_resume" not in stats and stats["spawned"] == 0
 
 

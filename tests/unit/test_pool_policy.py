@@ -50,7 +50,7 @@ def test_the_process_holding_exactly_the_history_serves_the_follow_up():
 
 def test_a_new_conversation_takes_a_spare_rather_than_rewinding_a_recent_conversation():
     fits = [holder(1, RECENTLY), spare(2), holder(3, RECENTLY + 1)]
-    assert choose(fits, NOW) == Choice(2, "reuse")
+    assert choose(fits, NOW) == Choice(2, "spare")
 
 
 def test_a_new_conversation_rewinds_the_oldest_warm_process_when_its_conversation_is_not_recent():
@@ -65,7 +65,7 @@ def test_without_a_spare_the_least_recently_used_conversation_is_rewound():
 
 
 def test_of_several_spares_the_oldest_serves_first():
-    assert choose([spare(4, 2.0), spare(5, 1.0)], NOW) == Choice(5, "reuse")
+    assert choose([spare(4, 2.0), spare(5, 1.0)], NOW) == Choice(5, "spare")
 
 
 def test_nothing_fits_nothing_is_chosen():

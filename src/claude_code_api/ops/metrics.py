@@ -47,7 +47,7 @@ class EngineCollector(Collector):
                 yield family(f"{NS}_{name}", doc, value=value)
         routes = CounterMetricFamily(
             f"{NS}_process_routes",
-            "How requests found a Claude Code process: reuse, rewind, resume, spawn, and the fallbacks "
+            "How requests found a Claude Code process: reuse, spare, rewind, resume, spawn, and the fallbacks "
             "(rewind_failed, resume_failed, flattened).",
             labels=["route"],
         )

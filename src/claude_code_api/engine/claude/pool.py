@@ -2,6 +2,7 @@
 
 Routes, cheapest first (each counted in ``route_counts``):
 - ``reuse``: an idle process holds exactly the request's history (a follow-up turn): only the new turn is sent.
+- ``spare``: a new conversation on an empty process started ahead of time.
 - ``rewind``: an idle process holds the history plus later turns (a new conversation, a regenerated or
   edited turn): it is rewound to the common prefix in ~4 ms.
 - ``resume``: nothing live fits: a new process resumes a transcript written from the request's history.

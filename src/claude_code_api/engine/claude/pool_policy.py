@@ -5,7 +5,8 @@ No I/O and no asyncio: the pool (``pool.py``) describes its processes as ``Idle`
 answer, so the rules are unit-tested on their own (``tests/unit/test_pool_policy.py``).
 
 The rules, and why:
-- A process that holds exactly the request's history serves it (``reuse``): only the new turn is sent.
+- A process that holds exactly the request's history serves it (``reuse``): only the new turn is sent. For a new
+  conversation that may be an empty spare (``spare``).
 - Otherwise a process is rewound (``rewind``, ~4 ms) to the history, dropping the later turns it holds. For a new
   conversation those turns are someone else's conversation, whose next follow-up must then resume from a transcript
   (~0.4 s, a spawn). So a new conversation takes an empty spare rather than a conversation answered within the last
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Route = Literal["reuse", "rewind"]
+Route = Literal["reuse", "rewind", "spare"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def choose(fits: Sequence[Fit], now: float) -> Choice | None:
     if holders and (not spares or holders[0].last_used < now - RECENT):
         return Choice(holders[0].ident, "rewind")
     if spares:
-        return Choice(min(spares, key=lambda f: f.last_used).ident, "reuse")
+        return Choice(min(spares, key=lambda f: f.last_used).ident, "spare")
     return None
 
 
