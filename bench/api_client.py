@@ -39,6 +39,12 @@ async def api_complete(client: openai.AsyncOpenAI, messages: list[ChatCompletion
     return (Sample(latency) if content else Sample(latency, error="empty content")), content
 
 
+async def complete_plain(client: openai.AsyncOpenAI, index: int) -> Sample:
+    """A request of the server's default configuration: the pinned model, no system message, one user message."""
+    sample, _ = await api_complete(client, [{"role": "user", "content": prompt_for(index)}])
+    return sample
+
+
 async def complete_new(client: openai.AsyncOpenAI, index: int) -> Sample:
     sample, _ = await api_complete(client, new_conversation(prompt_for(index)))
     return sample
@@ -63,8 +69,9 @@ async def api_stream(client: openai.AsyncOpenAI, index: int) -> Sample:
 class Server:
     """A running ``claude-code-api serve`` and its ``/health`` counters."""
 
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, port: int, boot_seconds: float) -> None:
         self.process = process
+        self.boot_seconds = boot_seconds  # from the process start until /health answered
         self.url = f"http://127.0.0.1:{port}"
         self.client = openai.AsyncOpenAI(base_url=self.url + "/v1", api_key="not-needed", max_retries=0, timeout=120)
 
@@ -72,6 +79,16 @@ class Server:
         async with httpx.AsyncClient(timeout=5.0) as http:
             body = (await http.get(self.url + "/health")).json()
         return {k: int(v) for k, v in body["processes"].items()}
+
+    async def ready_seconds(self, calls: int) -> list[float]:
+        """Times of ``calls`` successive ``GET /ready`` (the first may check the CLI; the rest answer from cache)."""
+        times = []
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            for _ in range(calls):
+                start = time.perf_counter()
+                (await http.get(self.url + "/ready")).raise_for_status()
+                times.append(time.perf_counter() - start)
+        return times
 
     async def routes(self) -> dict[str, int]:
         return {k.removeprefix("route_"): v for k, v in (await self.stats()).items() if k.startswith("route_")}
@@ -90,9 +107,10 @@ class Server:
 async def serving(ws: Workspace, *, pool: bool, name: str) -> AsyncIterator[Server]:
     port = free_port()
     log = ws.root / f"server-{name}.log"
+    start = time.perf_counter()
     async with running(server_command(port), server_env(ws, pool=pool, name=name), log) as process:
-        await wait_http(f"http://127.0.0.1:{port}/health", process, log)
-        server = Server(process, port)
+        await wait_http(f"http://127.0.0.1:{port}/health", process, log, interval=0.01)
+        server = Server(process, port, time.perf_counter() - start)
         try:
             yield server
         finally:

@@ -24,14 +24,23 @@ PROMPTS = (
     "Which planet is closest to the sun?",
 )
 SETUP_EXCHANGES = 2  # a follow-up is measured only once its conversation holds at least this many exchanges
-POOL_SIZE = 4  # idle processes kept per configuration: enough for concurrency 4
-MAX_PROCESSES = 8
+CONCURRENCIES = (1, 4)  # every kind (direct, pool off, pool on, streaming or not)
+LOAD_CONCURRENCIES = (1, 4, 8, 16)  # new conversations, direct and pool on: throughput and the cliff past c=4
+INTERLEAVED = (1, 4, 8)  # conversations taking turns, one follow-up at a time
+FIRST_REQUEST_RUNS = 3  # fresh servers, each answering its first request
+READY_CALLS = 10  # successive GET /ready on the pooled server
 API_KEY = "sk-bench"
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Inherited variables that would change what is measured (server settings, a real login or gateway).
 SCRUBBED_PREFIXES = ("CLAUDE_CODE_API_", "ANTHROPIC_", "CLAUDE_CONFIG_DIR", "CLAUDE_CLI_PATH", "CLAUDE_TIMEOUT")
-EXPECTED_ROUTES = {"new": {"rewind", "reuse"}, "follow": {"reuse"}, "cold": {"spawn"}}
+EXPECTED_ROUTES = {
+    "new": {"rewind", "spare"},
+    "follow": {"reuse"},
+    "cold": {"spawn"},
+    "talk": {"reuse"},
+    "first": {"spare"},
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,11 @@ class Plan:
 
 FULL = Plan(requests=20, warmups=5)
 QUICK = Plan(requests=4, warmups=4)
+
+
+def measured_requests(plan: Plan, concurrency: int) -> int:
+    """At least two full batches at high concurrency, so a throughput is more than one batch's luck."""
+    return max(plan.requests, 2 * concurrency)
 
 
 def prompt_for(index: int) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from inputs import API_KEY, MAX_PROCESSES, POOL_SIZE, SCRUBBED_PREFIXES
+from inputs import API_KEY, SCRUBBED_PREFIXES
 from procfs import descendants, process_table
 
 
@@ -72,7 +72,9 @@ async def running(argv: list[str], env: dict[str, str], log: Path) -> AsyncItera
         await stop_process(process)
 
 
-async def wait_http(url: str, process: asyncio.subprocess.Process, log: Path, timeout: float = 60.0) -> None:
+async def wait_http(
+    url: str, process: asyncio.subprocess.Process, log: Path, timeout: float = 60.0, interval: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2.0) as http:
         while time.monotonic() < deadline:
@@ -81,7 +83,7 @@ async def wait_http(url: str, process: asyncio.subprocess.Process, log: Path, ti
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get(url)).status_code == 200:
                     return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(interval)
     raise RuntimeError(f"{url} did not answer within {timeout:g} s\n{_log_tail(log)}")
 
 
@@ -103,16 +105,13 @@ class Workspace:
 
 
 def server_env(ws: Workspace, *, pool: bool, name: str) -> dict[str, str]:
+    """Default settings (the goals are for defaults), but for the pool switch, paths and the log level."""
     env = dict(os.environ)
     env.update(
         {
             "CLAUDE_CODE_API_CLI_ENV": json.dumps(ws.cli_env()),
             "CLAUDE_CODE_API_DATA_DIR": str(ws.root / f"data-{name}"),
             "CLAUDE_CODE_API_POOL_ENABLED": "true" if pool else "false",
-            "CLAUDE_CODE_API_POOL_IDLE_PER_CONFIG": str(POOL_SIZE),
-            "CLAUDE_CODE_API_POOL_MAX_IDLE": str(POOL_SIZE),
-            "CLAUDE_CODE_API_MAX_PROCESSES": str(MAX_PROCESSES),
-            "CLAUDE_CODE_API_POOL_PRESTART": "true",
             "CLAUDE_CODE_API_LOG_LEVEL": "warning",
         }
     )

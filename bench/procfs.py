@@ -68,6 +68,7 @@ class Memory:
     children: int
     children_rss_kb: int
     total_pss_kb: int
+    children_pss_kb: int = 0
 
     @property
     def total_rss_kb(self) -> int:
@@ -81,4 +82,5 @@ def measure_memory(server_pid: int) -> Memory:
         children=len(kids),
         children_rss_kb=sum(rss_kb(pid) for pid in kids),
         total_pss_kb=pss_kb(server_pid) + sum(pss_kb(pid) for pid in kids),
+        children_pss_kb=sum(pss_kb(pid) for pid in kids),
     )

@@ -10,9 +10,12 @@ server's own flags and environment, then prints markdown tables and writes them 
 - issue 3: (a) a new conversation on a reused process, (b) a follow-up turn, (c) a cold spawn (pool off),
   (d) direct ``claude -p``, at concurrency 1 and 4, the throughput of new conversations at concurrency 4, and the
   route counters of ``GET /health`` for every measured phase (proof of which route was measured);
-- memory: the steady-state RSS (and PSS) of the pooled server plus its Claude Code processes.
+- issue 14 (default settings): new conversations at concurrency 1, 4, 8 and 16 (latency and throughput against
+  direct ``claude -p``), 1, 4 and 8 conversations taking turns, the first request of a freshly started server, and the
+  per-turn cost of the CLI's built-in plugins;
+- memory: the RSS and PSS of the pooled server plus its Claude Code processes, after the load and at the end.
 
-Run ``make bench`` (about 2 minutes on 2 cores) or ``python bench/run.py --quick`` (smoke run, writes no file).
+Run ``make bench`` (about 5 minutes on 2 cores) or ``python bench/run.py --quick`` (smoke run, writes no file).
 """
 
 # The benchmark's modules, all in bench/ (imported as siblings: the script's directory is first on sys.path):

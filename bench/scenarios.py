@@ -1,13 +1,16 @@
 """The measured scenarios and the order they run in: ``run_all`` drives one whole benchmark run.
 
-Owns the phases: interleaved batches of direct ``claude -p``, API pool off and API pool on (new conversations,
-streaming and not) at each concurrency, then follow-up turns on the pooled server, then its memory and CLI flags.
-The fake upstream and both servers run as subprocesses in a temporary workspace for the whole run.
+Owns the phases: the first request of freshly started servers; interleaved batches of direct ``claude -p``, API pool
+off and API pool on (new conversations, streaming and not) at concurrency 1 and 4, then direct and pool on at 8 and
+16; follow-up turns on the pooled server; N conversations taking turns, each follow-up alternating with a direct run;
+the per-turn cost of the CLI's built-in plugins; the pooled server's memory and CLI flags. The fake upstream and the
+servers run as subprocesses in a temporary workspace for the whole run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import resource
 import sys
@@ -17,10 +20,20 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from api_client import Conversation, Server, api_stream, complete_new, serving
+from api_client import Conversation, Server, api_stream, complete_new, complete_plain, serving
 from direct_cli import Direct
-from inputs import SETUP_EXCHANGES, Plan
+from inputs import (
+    CONCURRENCIES,
+    FIRST_REQUEST_RUNS,
+    INTERLEAVED,
+    LOAD_CONCURRENCIES,
+    READY_CALLS,
+    SETUP_EXCHANGES,
+    Plan,
+    measured_requests,
+)
 from machine import describe_machine
+from plugins import measure_plugins
 from processes import Workspace, cli_argv, fake_upstream_command, free_port, running, wait_http
 from procfs import measure_memory
 from stats import Cell, Results, Sample
@@ -106,6 +119,40 @@ async def measure_follow_ups(server: Server, concurrency: int, plan: Plan) -> Ce
     return Cell(samples, wall, route_delta(before, await server.routes()))
 
 
+async def measure_conversations(server: Server, direct: Direct, count: int, plan: Plan) -> tuple[Cell, Cell]:
+    """``count`` conversations take turns, one request at a time (each needs its own live process to be reused);
+    each measured follow-up is followed by one direct ``claude -p`` run, so both see the same load."""
+    conversations = [Conversation(server.client, seed=101 + 7 * w) for w in range(count)]
+    for _ in range(SETUP_EXCHANGES):
+        for conversation in conversations:
+            await conversation.turn()
+    await server.settle()
+    api, baseline = Cell([], 0.0), Cell([], 0.0)
+    before = await server.routes()
+    for round_ in range(max(2, math.ceil(plan.requests / count))):
+        for index, conversation in enumerate(conversations):
+            for cell, sample in ((api, await conversation.turn()), (baseline, await direct.run(round_ + index))):
+                cell.samples.append(sample)
+                cell.wall += sample.latency
+    api.routes = route_delta(before, await server.routes())
+    return api, baseline
+
+
+async def measure_first_requests(ws: Workspace, results: Results) -> None:
+    """Fresh pooled servers, each sent one ordinary request (the default configuration) as soon as /health answers."""
+    cell = Cell([], 0.0)
+    for run in range(FIRST_REQUEST_RUNS):
+        async with serving(ws, pool=True, name=f"first{run}") as server:
+            results.boot_seconds.append(server.boot_seconds)
+            await server.client.models.list()  # the client's own first-call work is not the server's
+            sample = await complete_plain(server.client, run)
+            cell.samples.append(sample)
+            cell.wall += sample.latency
+            for route, count in (await server.routes()).items():
+                cell.routes[route] = cell.routes.get(route, 0) + count
+    results.add("first", cell)
+
+
 def kinds_for(direct: Direct, cold: Server, pooled: Server, concurrency: int) -> list[Kind]:
     def complete(server: Server) -> Request:
         return lambda index: complete_new(server.client, index)
@@ -125,17 +172,37 @@ def kinds_for(direct: Direct, cold: Server, pooled: Server, concurrency: int) ->
 
 async def run_servers(ws: Workspace, results: Results) -> None:
     direct = Direct.prepare(ws)
+    print("first request of a freshly started server", file=sys.stderr, flush=True)
+    await measure_first_requests(ws, results)
     async with serving(ws, pool=False, name="nopool") as cold, serving(ws, pool=True, name="pool") as pooled:
-        for c in (1, 4):
+        for c in CONCURRENCIES:
             print(f"direct claude -p, API pool off, API pool on (new conversations), concurrency {c}", file=sys.stderr)
             for key, cell in (await measure_interleaved(kinds_for(direct, cold, pooled, c), c, results.plan)).items():
                 results.add(key, cell)
         # Every direct process has been reaped, the servers (and the CLI processes they reaped) have not.
         results.direct_peak_rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print("API pool on, follow-up turns", file=sys.stderr, flush=True)
-        for c in (1, 4):
-            results.add(f"follow/c{c}", await measure_follow_ups(pooled, c, results.plan))
+        for c in (c for c in LOAD_CONCURRENCIES if c not in CONCURRENCIES):
+            print(f"direct claude -p, API pool on (new conversations), concurrency {c}", file=sys.stderr, flush=True)
+            plan = Plan(requests=measured_requests(results.plan, c), warmups=max(results.plan.warmups, c))
+            kinds = [k for k in kinds_for(direct, cold, pooled, c) if k.key.split("/")[0] in ("direct", "new")]
+            for key, cell in (await measure_interleaved(kinds, c, plan)).items():
+                results.add(key, cell)
         await pooled.settle()
+        results.memory_loaded = measure_memory(pooled.process.pid)
+        print("API pool on, follow-up turns", file=sys.stderr, flush=True)
+        for c in CONCURRENCIES:
+            results.add(f"follow/c{c}", await measure_follow_ups(pooled, c, results.plan))
+        for n in INTERLEAVED:
+            print(
+                f"{n} conversations taking turns, each follow-up then a direct claude -p", file=sys.stderr, flush=True
+            )
+            api, baseline = await measure_conversations(pooled, direct, n, results.plan)
+            results.add(f"talk/n{n}", api)
+            results.add(f"talk-direct/n{n}", baseline)
+        print("per-turn cost of the CLI's built-in plugins", file=sys.stderr, flush=True)
+        results.plugins = await measure_plugins(ws, results.plan.requests * 2)
+        await pooled.settle()
+        results.ready_seconds = await pooled.ready_seconds(READY_CALLS)
         await asyncio.sleep(1.0)
         results.memory = measure_memory(pooled.process.pid)
         results.server_cli_argv = cli_argv(pooled.process.pid, ws)

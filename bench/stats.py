@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from inputs import Plan
 from machine import Load
+from plugins import TurnCosts
 from procfs import Memory
 
 
@@ -70,7 +71,11 @@ def fmt_routes(routes: dict[str, int]) -> str:
 class Results:
     plan: Plan
     cells: dict[str, Cell] = field(default_factory=dict)
-    memory: Memory | None = None
+    memory: Memory | None = None  # steady state after every run
+    memory_loaded: Memory | None = None  # after the new conversations at every concurrency
+    boot_seconds: list[float] = field(default_factory=list)  # fresh servers: process start to /health answering
+    plugins: dict[str, TurnCosts] = field(default_factory=dict)
+    ready_seconds: list[float] = field(default_factory=list)  # successive GET /ready
     direct_peak_rss_kb: int = 0
     server_cli_argv: list[str] = field(default_factory=list)
     load: Load = field(default_factory=Load)

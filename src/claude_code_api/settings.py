@@ -21,15 +21,41 @@ def _default_data_dir() -> Path:
     return Path(base) / "claude-code-api"
 
 
-def _default_max_processes() -> int:
-    """A Claude Code process holds ~200 MB; leave room for the rest of the machine."""
+PSS_PER_PROCESS_MB = 150  # a live Claude Code process's own memory (PSS, measured 100-160 MiB)
+PROCESSES_PER_CORE = 8  # a live process costs CPU only while it starts (~0.3 s) or runs a turn (~30 ms)
+_CGROUP_MEMORY = Path("/sys/fs/cgroup/memory.max")
+
+
+def _total_memory_mb() -> int | None:
+    """Physical memory, or the container's cgroup limit where that is lower."""
     try:
-        pages = os.sysconf("SC_PHYS_PAGES")
-        page_size = os.sysconf("SC_PAGE_SIZE")
-        total_mb = pages * page_size // (1024 * 1024)
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
     except (ValueError, OSError, AttributeError):
-        return 4
-    return max(2, min(16, total_mb // 1024))
+        return None
+    try:
+        limit = _CGROUP_MEMORY.read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit) // (1024 * 1024)) if limit.isdigit() else total
+
+
+def _cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the platform tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _default_memory_budget_mb() -> int:
+    """A quarter of the machine's memory for live Claude Code processes (PSS), at least 512 MiB."""
+    total = _total_memory_mb()
+    return 1024 if total is None else max(512, total // 4)
+
+
+def _default_max_processes() -> int:
+    """As many processes as the memory budget holds, and no more than the cores can start and run: 2 to 64."""
+    by_memory = _default_memory_budget_mb() // PSS_PER_PROCESS_MB
+    return max(2, min(64, by_memory, PROCESSES_PER_CORE * _cores()))
 
 
 # Reading, searching and editing files, and Claude Code's task list (its tool names in CLI 2.1.332).
@@ -70,11 +96,22 @@ class Settings(BaseSettings):
     max_queue: int = Field(32, ge=0, description="Requests that may wait for a free process before 429.")
     queue_timeout: float = Field(30.0, gt=0)
     pool_enabled: bool = True
-    pool_idle_per_config: int = Field(2, ge=0, description="Idle live processes kept per configuration.")
-    pool_max_idle: int = Field(4, ge=0, description="Idle live processes kept in all.")
+    pool_idle_per_config: int = Field(
+        default_factory=_default_max_processes, ge=0, description="Idle live processes kept per configuration."
+    )
+    pool_max_idle: int = Field(default_factory=_default_max_processes, ge=0, description="Idle live processes kept.")
     pool_idle_ttl: float = Field(600.0, gt=0, description="Seconds an idle live process is kept.")
-    pool_prestart: bool = Field(True, description="Start a spare process for a configuration that was just used.")
-    pool_max_memory_mb: int = Field(1024, ge=0, description="Resident memory all idle processes may hold (0: no cap).")
+    pool_prestart: bool = Field(True, description="Keep empty spare processes started ahead of requests.")
+    pool_max_memory_mb: int = Field(
+        default_factory=_default_memory_budget_mb,
+        ge=0,
+        validation_alias=_aliases(
+            "CLAUDE_CODE_API_MEMORY_BUDGET_MB", "CLAUDE_CODE_API_POOL_MAX_MEMORY_MB", "pool_max_memory_mb"
+        ),
+        description="Memory budget (PSS) of all live Claude Code processes; idle ones beyond it go (0: no cap).",
+    )
+    pool_spares: int = Field(2, ge=0, description="Empty spare processes kept warm per recently used configuration.")
+    pool_prestart_model: str = Field("claude-sonnet-4", description="Model of the spares started at boot.")
     transcript_store: bool = Field(
         True, description="Keep Claude Code's own transcripts (SQLite in data_dir, or Redis) to resume conversations."
     )

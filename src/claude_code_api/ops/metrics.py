@@ -29,7 +29,8 @@ _ENGINE_STATS: dict[str, tuple[str, str, bool]] = {
     "parked": ("processes_parked", "Claude Code processes parked at client function calls, awaiting results.", False),
     "retiring": ("processes_retiring", "Claude Code processes being let go of (transcript kept first).", False),
     "spawning": ("processes_spawning", "Claude Code processes being started.", False),
-    "spawned": ("process_spawns", "Claude Code processes started since the server started.", True),
+    "spawned": ("process_spawns", "Claude Code processes started on a request's path since the server started.", True),
+    "prestarted": ("process_prestarts", "Spare Claude Code processes started ahead of requests.", True),
 }
 
 
@@ -46,7 +47,7 @@ class EngineCollector(Collector):
                 yield family(f"{NS}_{name}", doc, value=value)
         routes = CounterMetricFamily(
             f"{NS}_process_routes",
-            "How requests found a Claude Code process: reuse, rewind, resume, spawn, and the fallbacks "
+            "How requests found a Claude Code process: reuse, spare, rewind, resume, spawn, and the fallbacks "
             "(rewind_failed, resume_failed, flattened).",
             labels=["route"],
         )

@@ -110,6 +110,8 @@ def apply_agent(options: ClaudeAgentOptions, spec: AgentSpec, *, sandbox: bool, 
     options.extra_args["permission-prompt-tool"] = "stdio"  # see ClientTools.apply: the session's own transport
     # --bare offers only Read and Edit of the file tools (CLI 2.1.332), so agent processes run without it.
     options.extra_args.pop("bare", None)
+    # In place of chat mode's settings (built-in plugins off): an agent keeps Claude Code's built-in plugins, such as
+    # its AGENTS.md reader, which serve work in a repository.
     options.settings = json.dumps(agent_settings(spec, sandbox=sandbox, protected=protected))
 
 

@@ -38,7 +38,7 @@ class ClaudeCodeEngine:
         self._settings = settings
         self._pool = SessionPool(settings)
         self._capacity = Capacity(settings.max_processes, settings.max_queue, settings.queue_timeout)
-        self._auth_cache: tuple[float, dict[str, Any]] | None = None
+        self._facts = CliFacts(settings)
         self.agent_status = agent_status(settings)
 
     async def start(self) -> None:
@@ -48,6 +48,7 @@ class ClaudeCodeEngine:
         await self._pool.start()
 
     async def aclose(self) -> None:
+        await self._facts.aclose()
         await self._pool.aclose()
 
     def stats(self) -> dict[str, int]:
@@ -107,32 +108,67 @@ class ClaudeCodeEngine:
             raise EngineUnavailable("Claude Code exited before it finished the answer.") from None
 
     async def readiness(self) -> Readiness:
+        """From cached facts (the CLI's version and login): checking them starts the CLI twice (~0.3 s), so a probe
+        gets the last known facts and a stale fact is refreshed in the background, after the answer. Agent mode's
+        status is fixed at start-up."""
+        facts = await self._facts.current()
+        return Readiness(facts.ready, {**facts.detail, "agent": self.agent_status})
+
+
+class CliFacts:
+    """The CLI's path, version and login, checked on first use and then refreshed in the background once stale
+    (after ``FRESH`` seconds, or ``FRESH_NOT_READY`` while not ready: an operator who just logged in is seen soon)."""
+
+    FRESH = 60.0
+    FRESH_NOT_READY = 5.0
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._known: tuple[float, Readiness] | None = None
+        self._version: tuple[str, str] | None = None  # (cli path, version): a CLI's version never changes
+        self._lock = asyncio.Lock()
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def current(self) -> Readiness:
+        if self._known is None:
+            async with self._lock:
+                if self._known is None:
+                    await self._check()
+        assert self._known is not None
+        checked, readiness = self._known
+        fresh = self.FRESH if readiness.ready else self.FRESH_NOT_READY
+        if time.monotonic() - checked > fresh and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._check())
+        return readiness
+
+    async def aclose(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
+
+    async def _check(self) -> None:
+        self._known = (time.monotonic(), await self._readiness())
+
+    async def _readiness(self) -> Readiness:
         cli = resolve_cli_path(self._settings)
         if cli is None:
             return Readiness(False, {"cli": None, "error": "Claude Code CLI not found; set CLAUDE_CLI_PATH."})
-        version = await _run_cli(cli, "--version", env=self._cli_env())
-        auth = await self._auth_status(cli)
+        env = base_env(self._settings)
+        try:
+            known = self._version
+            version = known[1] if known and known[0] == cli else (await _run_cli(cli, "--version", env=env)).strip()
+            self._version = (cli, version)
+            auth = json.loads(await _run_cli(cli, "auth", "status", "--json", env=env))
+        except (OSError, asyncio.TimeoutError) as exc:
+            return Readiness(False, {"cli": cli, "error": f"Claude Code did not answer: {exc!r}"})
+        except ValueError:
+            auth = {}
         logged_in = bool(auth.get("loggedIn"))
-        detail: dict[str, Any] = {"cli": cli, "version": version.strip(), "logged_in": logged_in}
+        detail: dict[str, Any] = {"cli": cli, "version": version, "logged_in": logged_in}
         detail["auth_method"] = auth.get("authMethod")
-        detail["agent"] = self.agent_status
         if not logged_in:
             detail["error"] = "Claude Code is not logged in: run `claude login` or set ANTHROPIC_API_KEY."
         return Readiness(logged_in, detail)
-
-    def _cli_env(self) -> dict[str, str]:
-        return base_env(self._settings)
-
-    async def _auth_status(self, cli: str) -> dict[str, Any]:
-        now = time.monotonic()
-        if self._auth_cache and now - self._auth_cache[0] < 30:
-            return self._auth_cache[1]
-        try:
-            status = json.loads(await _run_cli(cli, "auth", "status", "--json", env=self._cli_env()))
-        except (ValueError, OSError):
-            status = {}
-        self._auth_cache = (now, status)
-        return dict(status)
 
 
 class AgentModeRefused(RuntimeError):

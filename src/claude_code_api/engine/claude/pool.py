@@ -2,6 +2,7 @@
 
 Routes, cheapest first (each counted in ``route_counts``):
 - ``reuse``: an idle process holds exactly the request's history (a follow-up turn): only the new turn is sent.
+- ``spare``: a new conversation on an empty process started ahead of time.
 - ``rewind``: an idle process holds the history plus later turns (a new conversation, a regenerated or
   edited turn): it is rewound to the common prefix in ~4 ms.
 - ``resume``: nothing live fits: a new process resumes a transcript written from the request's history.
@@ -14,8 +15,11 @@ Client function calls (``engine/claude/tools.py``): a process whose turn stopped
 The transcript a resume starts from is Claude Code's own when the store has one for the history (counted as
 ``stored_resume``; ``engine/claude/transcript_store.py``: kept when the pool lets a process go), else one built
 from the request's messages.
-Processes stay live after a request (bounded per configuration, in total, and by idle time), and a spare
-is started ahead of time for a configuration that just had to spawn, so concurrent requests need not wait.
+Processes stay live after a request, holding their conversations, until the idle caps, the memory budget (PSS of
+every live process) or the idle TTL let the least recently used go; which process serves a request and which go is
+decided in ``pool_policy.py``. Spawns are kept off the request path: empty spares are started ahead of requests, one
+at a time by one background task, for the default configuration from boot and for each configuration that has
+started a second conversation recently, only into free room (under ``max_processes`` and the budget).
 """
 
 from __future__ import annotations
@@ -26,16 +30,21 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import anyio
 from claude_agent_sdk import CLINotFoundError
 
+from claude_code_api.core.models import ModelRegistry
 from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
+from claude_code_api.engine.claude.pool_memory import PssCache
+from claude_code_api.engine.claude.pool_policy import Fit, Idle, Limits, Room, choose, evict, spare_wanted
 from claude_code_api.engine.claude.session import LiveSession, ProcessState, cli_session_cwd, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
@@ -55,12 +64,15 @@ from claude_code_api.engine.claude.transcript import (
 )
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.engine.claude.turn import TurnOutcome
-from claude_code_api.errors import EngineUnavailable
+from claude_code_api.errors import EngineUnavailable, ModelNotFound
 from claude_code_api.private_files import ensure_private_dir
-from claude_code_api.settings import Settings
+from claude_code_api.settings import PSS_PER_PROCESS_MB, Settings
 
 log = logging.getLogger(__name__)
 ROOM_WAIT = 5.0  # the longest a spawn waits for retired processes to exit (their transcript is read first)
+SPARE_CONFIGS = 4  # the most recently used configurations that spares are kept for (besides the default one)
+BOOT_SPARE_WAIT = 30.0  # the longest start-up waits for the first spare (a CLI that hangs must not stop serving)
+SPARE_RETRY = 10.0  # seconds before starting spares again after one failed to start
 
 
 class SessionPool:
@@ -73,8 +85,15 @@ class SessionPool:
         self._spawning = 0
         self._background: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._pss = PssCache(PSS_PER_PROCESS_MB)
+        # Configurations that may get spares, the least recently used first; the default one never expires.
+        self._spare_for: OrderedDict[str, SpareDemand] = OrderedDict()
+        self._default_key: str | None = None
+        self._spare_starting: dict[str, asyncio.Future[None]] = {}  # key → done when its spare has started (or not)
+        self._spare_wake = asyncio.Event()
         self.route_counts: Counter[str] = Counter()
-        self.spawned = 0
+        self.spawned = 0  # processes started on a request's path
+        self.prestarted = 0  # spares started ahead of requests
         self.transcripts = TranscriptKeeper(settings)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -84,6 +103,15 @@ class SessionPool:
         await self.transcripts.start()
         if self._settings.pool_enabled or self.transcripts.enabled:
             self._reaper = asyncio.create_task(self._reap_forever())
+        if self._spares_on():
+            template = default_request(self._settings)
+            if template is not None:
+                self._default_key = config_key(template)
+                # The first spare is started before the server answers, so its first request spawns nothing.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._start_spare(template), BOOT_SPARE_WAIT)
+                self._want_spares(template)
+            self._background_task(self._keep_spares())
 
     async def aclose(self) -> None:
         """Stop every process: in-flight ones are killed at once and their requests' own cleanup awaited."""
@@ -91,6 +119,7 @@ class SessionPool:
             self._reaper.cancel()
         for task in list(self._background):
             task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         for session in list(self._busy):
             session.kill()
         deadline = time.monotonic() + 5
@@ -107,21 +136,25 @@ class SessionPool:
         idle = sum(len(g) for g in self._idle.values())
         return {
             "idle": idle,
+            "spares": sum(1 for g in self._idle.values() for s in g if is_spare(s)),
             "busy": len(self._busy),
             "parked": len(self._parked),
             "spawning": self._spawning,
             "retiring": len(self._retiring),
             "live": idle + len(self._busy) + len(self._parked),
             "spawned": self.spawned,
+            "prestarted": self.prestarted,
             **{f"route_{k}": v for k, v in self.route_counts.items()},
         }
 
     def live_pids(self) -> list[int]:
-        sessions = [s for g in self._idle.values() for s in g] + list(self._busy) + list(self._parked)
-        return [s.pid for s in sessions if s.pid is not None]
+        return [s.pid for s in self._live() if s.pid is not None]
 
     def busy_pids(self) -> list[int]:
         return [s.pid for s in self._busy if s.pid is not None]
+
+    def _live(self) -> list[LiveSession]:
+        return [s for g in self._idle.values() for s in g] + list(self._busy) + list(self._parked)
 
     # -- acquire / release -----------------------------------------------------------------------
     async def acquire(self, request: CompletionRequest) -> LiveSession:
@@ -131,12 +164,18 @@ class SessionPool:
         if session is None and self._settings.pool_enabled and not answering:
             # (an idle process never holds unanswered calls: such a process is parked or gone)
             session = await self._take_idle(request)
+            starting = self._spare_starting.get(config_key(request))
+            if session is None and starting is not None and not request.history:
+                await asyncio.shield(starting)  # the spare being started is closer than a spawn of our own
+                session = await self._take_idle(request)
         if session is None:
             route = "tool_resume" if answering else "resume" if request.history else "spawn"
             session = await self._spawn(request, request.history, rerun_prompt=answering)
+            self.spawned += 1
             self.route_counts[route] += 1
-            self._schedule_spare(request)
         self._move(session, "busy")
+        if self._spares_on():
+            self._want_spares(request, wake=False)  # woken once the turn is over: a spawn would slow it down
         return session
 
     async def settle(self, session: LiveSession, outcome: TurnOutcome | None) -> None:
@@ -151,6 +190,7 @@ class SessionPool:
         elif self._settings.pool_enabled and self._settings.pool_max_idle > 0:
             self._move(session, "idle")
             await self._trim()
+            self._spare_wake.set()
         else:
             await self.discard(session)
 
@@ -171,8 +211,10 @@ class SessionPool:
         if session in group:
             group.remove(session)
         session.state = state
-        if state == "retiring" and not session.closed:
-            self._retiring.add(session)
+        if state == "retiring":
+            self._spare_wake.set()  # room freed: a spare may fit again
+            if not session.closed:
+                self._retiring.add(session)
         elif state == "busy":
             self._busy.add(session)
         elif state == "idle":
@@ -226,18 +268,21 @@ class SessionPool:
             self._move(session, "retiring")  # only now, so that shutdown can wait for this cleanup
 
     async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
-        group = self._idle.get(config_key(request), [])
-        best: tuple[tuple[bool, int], LiveSession, int] | None = None
-        for session in group:
-            point = session.rewind_point(request.history)
-            if point is None:
+        candidates: dict[int, tuple[LiveSession, int]] = {}
+        fits = []
+        for session in list(self._idle.get(config_key(request), [])):
+            if session.exited:  # died while idle: let go of (its transcript kept), never handed to a request
+                self._retire(session)
                 continue
-            rank = (point == len(session.turns) and not session.tail_unknown, point)
-            if best is None or rank > best[0]:
-                best = (rank, session, point)
-        if best is None:
+            point = session.rewind_point(request.history)
+            if point is not None:
+                candidates[session.id] = (session, point)
+                exact = point == len(session.turns) and not session.tail_unknown
+                fits.append(Fit(session.id, exact, session.last_used, len(session.turns)))
+        choice = choose(fits, time.monotonic())
+        if choice is None:
             return None
-        (exact, _), session, point = best
+        session, point = candidates[choice.ident]
         self._move(session, "busy")  # from here on, whatever happens, it is accounted for and cleaned up
         try:
             await session.rewind(point)
@@ -249,7 +294,7 @@ class SessionPool:
             log.warning("session %s: rewind failed; starting a new process", session.id, exc_info=True)
             self.route_counts["rewind_failed"] += 1
             return None
-        self.route_counts["reuse" if exact else "rewind"] += 1
+        self.route_counts[choice.route] += 1
         return session
 
     # -- spawning --------------------------------------------------------------------------------
@@ -342,7 +387,6 @@ class SessionPool:
             if isinstance(exc, Exception):
                 raise EngineUnavailable(f"Claude Code failed to start: {exc}") from exc
             raise
-        self.spawned += 1
         return session
 
     def _transcript(
@@ -355,86 +399,161 @@ class SessionPool:
     # A seam for tests that prove the flattened fallback (a transcript the CLI cannot resume).
     _build_transcript = staticmethod(build_transcript)
 
-    def _schedule_spare(self, request: CompletionRequest) -> None:
+    # -- spares ----------------------------------------------------------------------------------
+    def _spares_on(self) -> bool:
         settings = self._settings
-        idle_total = sum(len(g) for g in self._idle.values())
-        if (
-            not (settings.pool_enabled and settings.pool_prestart)
-            or idle_total + self._spawning >= settings.pool_max_idle
-            or self.live_count() >= settings.max_processes
-        ):
-            return
-        task = asyncio.create_task(self._start_spare(request))
+        return settings.pool_enabled and settings.pool_prestart and settings.pool_spares > 0
+
+    def _background_task(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _start_spare(self, request: CompletionRequest) -> None:
+    def _want_spares(self, request: CompletionRequest, *, wake: bool = True) -> None:
+        """Note a request of ``request``'s configuration (the most recently used few are remembered)."""
+        key = config_key(request)
+        demand = self._spare_for.pop(key, None) or SpareDemand(replace(request, history=(), prompt=Turn("user", ())))
+        demand.asked = time.monotonic()
+        demand.conversations += not request.history
+        self._spare_for[key] = demand
+        while len(self._spare_for) > SPARE_CONFIGS + 1:
+            oldest = next(k for k in self._spare_for if k != self._default_key)
+            del self._spare_for[oldest]
+        if wake:
+            self._spare_wake.set()
+
+    def _wanted(self, key: str, demand: SpareDemand) -> bool:
+        """The default configuration always gets spares; another one once it has started a second conversation
+        (a system prompt made per conversation, e.g. with a date in it, would otherwise get spares nobody uses),
+        while it is used (within the idle TTL)."""
+        if key == self._default_key:
+            return True
+        return demand.conversations >= 2 and time.monotonic() - demand.asked < self._settings.pool_idle_ttl
+
+    async def _keep_spares(self) -> None:
+        """The one task that starts spares, one at a time, so they never take more than one core from requests."""
+        while True:
+            await self._spare_wake.wait()
+            self._spare_wake.clear()
+            while (template := self._next_spare()) is not None:
+                if not await self._start_spare(template):
+                    await asyncio.sleep(SPARE_RETRY)
+                    break
+
+    def _next_spare(self) -> CompletionRequest | None:
+        for key, demand in reversed(self._spare_for.items()):
+            if self._wanted(key, demand) and spare_wanted(
+                self._spare_count(key), self._settings.pool_spares, self._room(key)
+            ):
+                return demand.template
+        return None
+
+    def _spare_count(self, key: str) -> int:
+        return sum(1 for s in self._idle.get(key, []) if is_spare(s))
+
+    def _room(self, key: str) -> Room:
+        settings = self._settings
+        budget = settings.pool_max_memory_mb
+        return Room(
+            live=self.live_count(),
+            max_live=settings.max_processes,
+            idle=sum(len(g) for g in self._idle.values()),
+            max_idle=settings.pool_max_idle,
+            config_idle=len(self._idle.get(key, [])),
+            per_config=settings.pool_idle_per_config,
+            pss_mb=sum(self._pss.of(s.pid) for s in self._live()) if budget > 0 else 0.0,
+            budget_mb=budget,
+            process_mb=self._pss.typical(),
+        )
+
+    async def _start_spare(self, template: CompletionRequest) -> bool:
+        """Start one empty process into the idle pool; False if it could not start."""
+        key = config_key(template)
+        started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._spare_starting[key] = started
+        self._spawning += 1
         try:
-            session = await self._spawn(request, ())
-        except Exception:  # a spare is an optimisation; the next request spawns its own
+            session = await self._start_process(template, (), resume=False)
+        except Exception:  # a spare is an optimisation; requests still spawn their own
             log.warning("could not start a spare Claude Code process", exc_info=True)
-            return
+            return False
+        finally:
+            self._spawning -= 1
+            del self._spare_starting[key]
+            started.set_result(None)
+        self.prestarted += 1
         self._move(session, "idle")
         await self._trim()
+        return True
 
     # -- limits ----------------------------------------------------------------------------------
     async def _trim(self) -> None:
-        """Close idle processes beyond the per-configuration and total caps, least recently used first."""
+        """Let idle processes go, least recently used first, beyond the idle caps and the memory budget."""
         settings = self._settings
-        doomed: list[LiveSession] = []
-        for group in self._idle.values():
-            group.sort(key=lambda s: s.last_used)
-            while len(group) > settings.pool_idle_per_config:
-                doomed.append(group.pop(0))
-        everyone = sorted((s for g in self._idle.values() for s in g), key=lambda s: s.last_used)
-        excess = max(0, len(everyone) - settings.pool_max_idle)
-        doomed += everyone[:excess]
-        doomed += over_memory(everyone[excess:], settings.pool_max_memory_mb)
-        for session in doomed:
-            self._retire(session)
+        idle = [s for g in self._idle.values() for s in g]
+        measure = settings.pool_max_memory_mb > 0
+        described = [Idle(s.id, s.key, s.last_used, self._pss.of(s.pid) if measure else 0.0) for s in idle]
+        held = sum(self._pss.of(s.pid) for s in [*self._busy, *self._parked]) if measure else 0.0
+        limits = Limits(settings.pool_idle_per_config, settings.pool_max_idle, settings.pool_max_memory_mb)
+        doomed = set(evict(described, limits, held))
+        for session in idle:
+            if session.id in doomed:
+                self._retire(session)
 
     async def _reap_forever(self) -> None:
         while True:
             await asyncio.sleep(min(5.0, self._settings.pool_idle_ttl))
             cutoff = time.monotonic() - self._settings.pool_idle_ttl
             expired = [s for s, deadline in self._parked.items() if deadline < time.monotonic()]
-            expired += [s for g in self._idle.values() for s in g if s.last_used < cutoff]
+            expired += [s for g in self._idle.values() for s in g if s.last_used < cutoff and not self._kept_spare(s)]
             for session in expired:
                 self._retire(session)
+            if self._settings.pool_max_memory_mb > 0:  # measured here, off every request's path
+                await self._pss.refresh(s.pid for s in self._live() if s.pid is not None)
+                await self._trim()
             with contextlib.suppress(Exception):
                 await self.transcripts.maybe_prune()
+
+    def _kept_spare(self, session: LiveSession) -> bool:
+        """An empty spare of a configuration still in use does not expire: it would only be started again."""
+        demand = self._spare_for.get(session.key)
+        return is_spare(session) and demand is not None and self._wanted(session.key, demand)
+
+
+@dataclass
+class SpareDemand:
+    """A configuration that may get spares: a request of it with no history (to start them from), when it was last
+    asked for, and how many conversations it has started."""
+
+    template: CompletionRequest
+    asked: float = 0.0
+    conversations: int = 0
+
+
+def is_spare(session: LiveSession) -> bool:
+    """An empty process: it holds no conversation, so it serves a new one without rewinding anyone's."""
+    return not session.turns and not session.tail_unknown
+
+
+def default_request(settings: Settings) -> CompletionRequest | None:
+    """What an ordinary OpenAI chat request with only user messages is configured as: the spares started at boot."""
+    try:
+        model = ModelRegistry.build(settings.model_aliases).resolve(settings.pool_prestart_model)
+    except ModelNotFound:
+        log.warning("pool_prestart_model %r is not a known model; no spares at boot", settings.pool_prestart_model)
+        return None
+    return CompletionRequest(
+        model=model,
+        system=settings.default_system_prompt,
+        history=(),
+        prompt=Turn("user", ()),
+        show_thinking=settings.expose_reasoning,
+        client_view="openai",
+    )
 
 
 class TranscriptRefused(EngineUnavailable):
     """Claude Code started but would not resume the transcript it was given (the next route may still work)."""
-
-
-def over_memory(idle_oldest_first: Sequence[LiveSession], ceiling_mb: int) -> list[LiveSession]:
-    """The least recently used idle sessions to close so the rest fit under ``ceiling_mb`` of resident memory."""
-    if ceiling_mb <= 0:
-        return []
-    sizes = [(session, resident_mb(session.pid)) for session in idle_oldest_first]
-    total = sum(size for _, size in sizes)
-    doomed = []
-    for session, size in sizes:
-        if total <= ceiling_mb:
-            break
-        doomed.append(session)
-        total -= size
-    return doomed
-
-
-def resident_mb(pid: int | None) -> float:
-    """VmRSS of a process from /proc (Linux); 0 where it cannot be read, so the cap never closes blindly."""
-    if pid is None:
-        return 0.0
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
 
 
 def sweep_leftovers(sessions_dir: Path, cli_config_dir: Path) -> None:

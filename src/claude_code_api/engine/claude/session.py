@@ -50,6 +50,10 @@ class _KillableTransport(SubprocessCLITransport):
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def exited(self) -> bool:
+        return self._process is None or self._process.returncode is not None
+
     def kill(self) -> None:
         process = self._process
         if process is not None and process.returncode is None:
@@ -112,6 +116,11 @@ class LiveSession:
     @property
     def pid(self) -> int | None:
         return self._transport.pid
+
+    @property
+    def exited(self) -> bool:
+        """The process is gone (killed, out of memory) while the session still thinks it holds a conversation."""
+        return self._transport.exited
 
     async def connect(self, held: Sequence[Turn] = (), held_uuids: Sequence[str] = ()) -> None:
         await self.client.connect()
