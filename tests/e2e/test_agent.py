@@ -352,7 +352,7 @@ def test_max_turns_pauses_the_agent_loop(agent, marker):
 
 
 def test_a_follow_up_after_the_process_is_gone_resumes_the_kept_transcript(make_server, upstream, marker):
-    running = make_server(agent=True, pool_idle_ttl=1.0)
+    running = make_server(agent=True, pool_idle_ttl=1.0, pool_prestart=False)
     ws = running.app.state.api.service.workspaces.directory(None, "kept")
     (ws / "data.txt").write_text("seventeen")
     client = running.client()
