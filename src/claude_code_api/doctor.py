@@ -33,10 +33,10 @@ from claude_code_api.engine.claude.engine import ClaudeCodeEngine, agent_status
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.transcript import CLI_VERSION
 from claude_code_api.errors import ApiError, EngineUnavailable
-from claude_code_api.settings import Settings
+from claude_code_api.settings import PSS_PER_PROCESS_MB, Settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
-PROCESS_MB = 200  # resident memory of one live Claude Code process, measured on the pinned CLI
+PROCESS_MB = PSS_PER_PROCESS_MB  # one live Claude Code process's own memory (PSS), measured on the pinned CLI
 CALL_DEADLINE = 30.0  # the test call's bound: a cold start plus one short answer take a few seconds
 LOGIN_FIX = "run `claude login` as the user that runs the server, or set ANTHROPIC_API_KEY"
 _MARKS: dict[Status, str] = {"ok": "[ ok ]", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
@@ -211,7 +211,8 @@ def available_mb(meminfo: Path = Path("/proc/meminfo")) -> int | None:
 
 def check_memory(settings: Settings, available: int | None) -> Check:
     need = settings.max_processes * PROCESS_MB
-    limit = f"max_processes={settings.max_processes} needs ~{need} MiB"
+    budget = settings.pool_max_memory_mb
+    limit = f"max_processes={settings.max_processes} needs ~{need} MiB (memory budget {budget} MiB PSS)"
     if available is None:
         return Check("Memory", "skip", f"{limit}; available memory unknown")
     if need > available:
