@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +129,11 @@ class Workspaces:
         path = self.file_path(principal, name, relative, must_exist=False)
         root = self.directory(principal, name)
         for parent in reversed(path.relative_to(root).parents[:-1]):
-            ensure_private_dir(root / parent)
+            if not (root / parent).is_dir():  # new directories are private; a mapped repository's own stay as they are
+                ensure_private_dir(root / parent)
         if path.is_dir():
             raise InvalidRequest(f"'{relative}' is a directory in the workspace.", param="path")
-        temporary = path.with_name(f".{path.name}.upload-{os.getpid()}")
+        temporary = path.with_name(f".{path.name}.upload-{secrets.token_hex(8)}")  # concurrent uploads never collide
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
