@@ -2,7 +2,8 @@
 
 Owns the stop-sequence cut (which interrupts Claude Code), the ``max_tokens`` interrupt (Claude Code would
 otherwise send "resume" retries), and the early end at client function calls (the turn then waits, parked).
-It does not change the session: it ends with a ``TurnOutcome`` saying what the process now holds, and the pool
+It does not change the conversation the session records (it only notes the CLI session ids it sees, whose files
+the session removes when it closes): it ends with a ``TurnOutcome`` saying what the process now holds, and the pool
 applies it.
 """
 
