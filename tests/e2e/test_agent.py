@@ -4,7 +4,6 @@ Claude Code's own tools really run, in the workspace, and the server's guard dec
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +15,12 @@ import openai
 import pytest
 from tests.conftest import RunningServer, assert_gone, cli_settings, requests_with, routes
 
+from claude_code_api.engine.claude.agent import sandbox_problem
 from claude_code_api.testing.fake_upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 PASSWD_LINE = "root:x:0:0"  # what /etc/passwd starts with; it must never reach the upstream
-SANDBOX_READY = shutil.which("bwrap") is not None and shutil.which("socat") is not None
+SANDBOX_PROBLEM = sandbox_problem()  # None where Claude Code's sandbox can run (bubblewrap, socat, namespaces)
 
 
 def calls(*tool_calls: dict[str, Any]) -> str:
@@ -301,9 +301,7 @@ def test_only_agent_keys_may_use_it_and_each_key_has_its_own_workspaces(make_ser
     assert alice_files == ["mine.txt"] and bob_files == ["theirs.txt"]
 
 
-@pytest.mark.skipif(
-    not SANDBOX_READY, reason="bubblewrap and socat are not installed: Claude Code's sandbox cannot run"
-)
+@pytest.mark.skipif(SANDBOX_PROBLEM is not None, reason=f"Claude Code's sandbox cannot run here: {SANDBOX_PROBLEM}")
 def test_bash_runs_in_the_sandbox_only_when_the_operator_allows_it(make_server, upstream, marker, tmp_path):
     running = make_server(agent=True, agent_tools=["Read", "Write", "Bash"])
     ready = httpx.get(running.url + "/ready", timeout=30).json()
