@@ -116,7 +116,7 @@ def _all_text(entry: LoggedRequest) -> str:
 def pid_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone (reading races with its exit: ESRCH)
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
