@@ -13,6 +13,8 @@ import pytest
 from playwright.sync_api import expect
 
 from claude_code_api.core.events import TokenUsage
+from claude_code_api.ops.keys import ADMIN as ADMIN_NAME
+from claude_code_api.ops.keys import Principal
 from tests.conftest import RunningServer
 from tests.console.conftest import ConsolePage
 
@@ -160,6 +162,40 @@ def test_switching_dialect_mid_chat_keeps_the_conversation(
     page.reload()  # the choice of dialect survives a reload of the tab
     expect(page.locator("#pg-endpoint")).to_have_text("POST /v1/messages")
     assert console_page.errors == []
+
+
+@pytest.mark.parametrize(("dialect", "stream"), [("chat", True), ("messages", True), ("responses", False)])
+def test_with_a_workspace_the_playground_shows_the_agents_steps(
+    make_server, console_page: ConsolePage, marker: str, dialect: str, stream: bool
+) -> None:
+    server = make_server(admin_key=KEY, agent=True)  # static keys may not use agent mode; the admin key may
+    workspace = server.app.state.api.service.workspaces.directory(Principal(ADMIN_NAME, admin=True), "demo")
+    (workspace / "notes.md").write_text("one\ntwo\nthree\n")
+    page = _open_playground(console_page, server, dialect, stream=stream)
+    expect(page.locator("#pg-agent")).to_be_visible()
+    page.fill("#pg-workspace", "demo")
+    steps = [
+        {"name": "Read", "arguments": {"file_path": "notes.md"}},
+        {"name": "Read", "arguments": {"file_path": "/etc"}},
+    ]
+    sent = _say(page, f"{marker}\nFAKE: {json.dumps({'tool_calls': steps})}", DIALECTS[dialect][0])
+    assert sent.request.post_data_json["claude_code"] == {"workspace": "demo"}
+    page.wait_for_selector(".msg.assistant .meta")
+    lines = page.locator(".msg.assistant .activity .step")
+    expect(lines).to_have_count(2)
+    assert lines.nth(0).inner_text() == "Read notes.md: 3 lines"
+    assert "outside the workspace" in lines.nth(1).inner_text() and "failed" in (
+        lines.nth(1).get_attribute("class") or ""
+    )
+    assert page.inner_text(".msg.assistant .text").startswith("Tool results:")
+    assert console_page.errors == []
+
+
+def test_without_agent_mode_the_playground_offers_no_workspace(server, console_page: ConsolePage) -> None:
+    page = console_page.page
+    page.goto(server.url + "/console")
+    page.locator("#pg-model option").first.wait_for(state="attached")
+    expect(page.locator("#pg-agent")).to_be_hidden()
 
 
 def test_operator_view_charts_seeded_usage_and_shows_live_processes(make_server, console_page: ConsolePage) -> None:

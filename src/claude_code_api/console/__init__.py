@@ -50,11 +50,11 @@ async def page() -> Response:
 @router.get(CONSOLE_PATH + "/config.json")
 async def config(request: Request) -> dict[str, bool]:
     """Whether the API needs a key, so the page asks for one instead of firing requests that must fail (a 401
-    tells anyone the same)."""
+    tells anyone the same), and whether agent mode is on, so the playground offers a workspace."""
     ops = ops_of(request)
     settings = ops.settings
     keys_required = bool(settings.api_keys or settings.admin_key) or await ops.live.has_keys()
-    return {"keys_required": keys_required}
+    return {"keys_required": keys_required, "agent": settings.agent}
 
 
 @router.get(CONSOLE_PATH + "/{name}")

@@ -98,11 +98,13 @@ const chatCompletions = {
     const out = {};
     const choice = chunk.choices && chunk.choices[0];
     if (choice && choice.delta && choice.delta.content) out.text = choice.delta.content;
+    if (choice && choice.delta && choice.delta.claude_code) out.activity = choice.delta.claude_code.activity;
     if (chunk.usage) out.usage = chunk.usage;
     return out;
   },
   parseResponse(json) {
-    return { text: json.choices[0].message.content || "", usage: json.usage };
+    const message = json.choices[0].message;
+    return { text: message.content || "", usage: json.usage, activity: activityOf(message) };
   },
   usage(u) {
     const cached = (u.prompt_tokens_details && u.prompt_tokens_details.cached_tokens) || 0;
@@ -133,6 +135,8 @@ const anthropicMessages = {
         return { usage: evt.usage };
       case "message_stop":
         return { done: true };
+      case "claude_code_activity": // agent mode: one step of the agent
+        return { activity: [evt.activity] };
       case "error":
         return { error: evt.error.message };
       default: // ping, content_block_start/stop: nothing to show
@@ -141,7 +145,7 @@ const anthropicMessages = {
   },
   parseResponse(json) {
     const text = json.content.filter((b) => b.type === "text").map((b) => b.text).join("");
-    return { text, usage: json.usage };
+    return { text, usage: json.usage, activity: activityOf(json) };
   },
   usage(u) {
     // Anthropic counts cache reads and writes apart from input_tokens
@@ -166,6 +170,8 @@ const responses = {
     switch (evt.type) {
       case "response.output_text.delta":
         return { text: evt.delta };
+      case "response.claude_code.activity": // agent mode: one step of the agent
+        return { activity: [evt.activity] };
       case "response.completed":
       case "response.incomplete":
         return { usage: evt.response.usage, done: true };
@@ -182,7 +188,7 @@ const responses = {
       .filter((item) => item.type === "message")
       .flatMap((item) => item.content.filter((p) => p.type === "output_text").map((p) => p.text))
       .join("");
-    return { text, usage: json.usage };
+    return { text, usage: json.usage, activity: activityOf(json) };
   },
   usage(u) {
     const cached = (u.input_tokens_details && u.input_tokens_details.cached_tokens) || 0;
@@ -191,6 +197,26 @@ const responses = {
 };
 
 const DIALECTS = [chatCompletions, anthropicMessages, responses];
+
+// Agent mode: every dialect carries the agent's steps in a `claude_code` extension (docs/agent.md).
+function activityOf(json) {
+  return (json && json.claude_code && json.claude_code.activity) || [];
+}
+
+// One line per tool call: its summary when called, replaced by the result's when it comes back.
+function showActivity(container, records) {
+  for (const record of records || []) {
+    const id = record.type === "tool_use" ? record.id : record.tool_use_id;
+    let line = container.querySelector(`[data-call="${CSS.escape(id)}"]`);
+    if (!line) {
+      line = el("div", "", "step");
+      line.dataset.call = id;
+      container.append(line);
+    }
+    line.textContent = record.summary;
+    line.classList.toggle("failed", Boolean(record.is_error));
+  }
+}
 
 // ---- Playground ----
 
@@ -221,6 +247,7 @@ function notice(id, text) {
 
 function bubble(role, text) {
   const node = el("div", null, "msg " + role);
+  if (role === "assistant") node.append(el("div", null, "activity"));
   node.append(el("div", text, "text"));
   $("pg-transcript").append(node);
   node.scrollIntoView({ block: "end" });
@@ -252,7 +279,7 @@ async function send(event) {
   bubble("user", text);
   const answer = bubble("assistant", "");
   try {
-    const result = await ask(answer.querySelector(".text"));
+    const result = await ask(answer.querySelector(".text"), answer.querySelector(".activity"));
     chat.messages.push({ role: "assistant", content: result.text });
     answer.dataset.dialect = result.dialect.id;
     answer.append(el("div", describeAnswer(result), "meta"));
@@ -267,7 +294,7 @@ async function send(event) {
   }
 }
 
-async function ask(target) {
+async function ask(target, steps) {
   const d = dialect();
   const stream = $("pg-stream").checked;
   const { path, headers, body } = d.buildRequest({
@@ -277,6 +304,8 @@ async function ask(target) {
     stream,
     key: $("pg-key").value,
   });
+  const workspace = $("pg-agent").hidden ? "" : $("pg-workspace").value.trim();
+  if (workspace) body.claude_code = { workspace }; // the same top-level field in every dialect
   const started = performance.now();
   const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(await errorText(response));
@@ -284,11 +313,13 @@ async function ask(target) {
   if (!stream) {
     Object.assign(result, d.parseResponse(await response.json()));
     result.cost = response.headers.get("X-Claude-Cost-USD");
+    showActivity(steps, result.activity);
     target.textContent = result.text;
   } else {
     for await (const evt of sseEvents(response)) {
       const part = d.parseStreamEvent(evt);
       if (part.error) throw new Error(part.error);
+      if (part.activity) showActivity(steps, part.activity);
       if (part.text) {
         result.firstAt = result.firstAt || performance.now();
         result.text += part.text;
@@ -332,6 +363,8 @@ function setUpPlayground() {
   fetch("/console/config.json")
     .then((r) => r.json())
     .then((config) => {
+      $("pg-agent").hidden = !config.agent;
+      remembered($("pg-workspace"), "cca.workspace");
       if (!config.keys_required || $("pg-key").value) loadModels();
       else notice("pg-notice", "This server needs an API key: type yours above to list the models and chat.");
     });
