@@ -50,7 +50,7 @@ async def test_console_loads_without_a_key_and_root_redirects_to_it(client: http
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert (await client.get("/console/..%2Fsettings.py")).status_code in (401, 404)
     assert (await client.get("/v1/models")).status_code == 401  # the API itself still needs the key
-    assert (await client.get("/console/config.json")).json() == {"keys_required": True}
+    assert (await client.get("/console/config.json")).json() == {"keys_required": True, "agent": False}
 
 
 async def test_console_can_be_turned_off(tmp_path: Path) -> None:

@@ -52,7 +52,9 @@ class _KillableTransport(SubprocessCLITransport):
 
     @property
     def exited(self) -> bool:
-        return self._process is None or self._process.returncode is not None
+        """Gone, as the event loop knows (``returncode``) or, before it reaped the child, as the kernel shows it."""
+        process = self._process
+        return process is None or process.returncode is not None or not _running(process.pid)
 
     def kill(self) -> None:
         process = self._process
@@ -61,6 +63,22 @@ class _KillableTransport(SubprocessCLITransport):
                 process.kill()
             except ProcessLookupError:
                 pass
+
+
+_PROC = Path("/proc/self/stat")
+
+
+def _running(pid: int) -> bool:
+    """The process runs (not a zombie, not gone), read from /proc; True where /proc cannot tell."""
+    if not _PROC.exists():
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 async def _no_input() -> AsyncIterator[dict[str, Any]]:
