@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # `make run HOST=0.0.0.0 PORT=9000` overrides; otherwise the settings (API_PORT, CLAUDE_CODE_API_HOST…) decide.
 SERVE_FLAGS := $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
-.PHONY: run test lint typecheck unit bench clean browser
+.PHONY: run test lint typecheck unit bench clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ typecheck: $(VENV)/.installed-dev
 # System packages some tests need: the console's browser tests drive the distribution's Chromium (Playwright cannot
 # download one here); agent mode's Bash tests need Claude Code's sandbox (bubblewrap and socat). As root, install
 # what is missing; otherwise (or if apt fails) those tests skip and say why.
-browser:
+system-packages:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
@@ -44,7 +44,7 @@ browser:
 			|| echo "could not install$$missing: the tests that need them will skip"; \
 	fi
 
-test: lint typecheck browser
+test: lint typecheck system-packages
 	$(BIN)/python -m pytest
 
 unit: $(VENV)/.installed-dev
