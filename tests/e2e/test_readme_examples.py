@@ -66,3 +66,28 @@ def test_the_javascript_example_runs(server, openai_node):
     script.write_text(example)
     result = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.startswith("Hello from the fake upstream.")
+
+
+def test_the_agent_mode_examples_run(make_server, tmp_path):
+    """The README's agent-mode Python and curl examples, against a server with agent mode on."""
+    running = make_server(agent=True, pool_prestart=False)
+    (python,) = [block for block in code_blocks("python") if "claude_code" in block]
+    (shell,) = [block for block in code_blocks("bash") if "/v1/workspaces/" in block]
+    workspace = running.app.state.api.service.workspaces.directory(None, "my-project")
+    (workspace / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(python.replace("http://localhost:8000", running.url), "README.md", "exec"), {})
+    assert "Hello from the fake upstream." in out.getvalue()
+    commands = [line for line in shell.replace("\\\n", " ").splitlines() if line.startswith("curl")]
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    (tmp_path / "app.py").write_text("def add(a, b):\n    return a + b\n")  # the local file the upload sends
+    outputs = []
+    for line in commands:
+        command = shlex.split(line.split(" #")[0].replace("http://localhost:8000", running.url))
+        outputs.append(subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path).stdout)
+    assert json.loads(outputs[0])["path"] == "app.py", "the upload"
+    assert "app.py" in outputs[1] and "return a + b" in outputs[2]
+    assert json.loads(outputs[3])["deleted"] is True
+    assert json.loads(outputs[4])["object"] == "chat.completion", "the agent model name"
