@@ -55,6 +55,16 @@ def inside(root: Path, candidate: Path) -> bool:
     return True
 
 
+def _contained(root: Path, relative: str) -> Path:
+    """``relative`` under ``root``; 400 for a path that is absolute, climbs with ``..`` or leads out by a symlink."""
+    if not relative or "\x00" in relative or relative.startswith("/") or ".." in Path(relative).parts:
+        raise InvalidRequest("The file path must be relative to the workspace, without '..'.", param="path")
+    path = root / relative
+    if not inside(root, path):
+        raise InvalidRequest("The file path leads outside the workspace.", param="path")
+    return path
+
+
 class Workspaces:
     def __init__(self, settings: Settings) -> None:
         self._root = settings.workspaces_dir
@@ -113,12 +123,7 @@ class Workspaces:
 
     def file_path(self, principal: Principal | None, name: str, relative: str, *, must_exist: bool = True) -> Path:
         """The file ``relative`` names inside the workspace (400 if it would leave it, 404 if missing)."""
-        root = self.directory(principal, name, create=not must_exist)
-        if not relative or "\x00" in relative or relative.startswith("/") or ".." in Path(relative).parts:
-            raise InvalidRequest("The file path must be relative to the workspace, without '..'.", param="path")
-        path = root / relative
-        if not inside(root, path):
-            raise InvalidRequest("The file path leads outside the workspace.", param="path")
+        path = _contained(self.directory(principal, name, create=not must_exist), relative)
         if must_exist and not path.is_file():
             raise NotFound(f"No file '{relative}' in workspace '{name}'.")
         return path
@@ -126,8 +131,8 @@ class Workspaces:
     def write(self, principal: Principal | None, name: str, relative: str, data: bytes) -> FileEntry:
         if len(data) > self._max_file:
             raise RequestTooLarge(f"A workspace file may hold at most {self._max_file} bytes.")
-        path = self.file_path(principal, name, relative, must_exist=False)
         root = self.directory(principal, name)
+        path = _contained(root, relative)
         for parent in reversed(path.relative_to(root).parents[:-1]):
             if not (root / parent).is_dir():  # new directories are private; a mapped repository's own stay as they are
                 ensure_private_dir(root / parent)

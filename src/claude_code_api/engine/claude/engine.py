@@ -22,7 +22,7 @@ from claude_code_api.core.events import Event
 from claude_code_api.core.request import CompletionRequest
 from claude_code_api.engine.base import Readiness
 from claude_code_api.engine.capacity import Capacity
-from claude_code_api.engine.claude.agent import sandbox_problem
+from claude_code_api.engine.claude.agent import SHELL_TOOLS, sandbox_problem
 from claude_code_api.engine.claude.options import base_env, resolve_cli_path
 from claude_code_api.engine.claude.pool import SessionPool
 from claude_code_api.engine.claude.turn import TurnRun
@@ -181,7 +181,7 @@ def agent_status(settings: Settings) -> dict[str, Any]:
     if not settings.agent:
         return {"enabled": False}
     status: dict[str, Any] = {"enabled": True, "tools": list(settings.agent_tools)}
-    if "Bash" not in settings.agent_tools:
+    if not SHELL_TOOLS & set(settings.agent_tools):
         status["sandbox"] = "not needed (no Bash)"
     elif not settings.agent_sandbox:
         status["sandbox"] = "off"

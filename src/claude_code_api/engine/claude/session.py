@@ -187,7 +187,10 @@ class LiveSession:
         self.submitted = "rerun"
 
     def note_cli_session(self, message: object) -> None:
-        """Remember the CLI session id a message belongs to (a resume may start a new one)."""
+        """Remember the CLI session id a message belongs to (a resume may start a new one); only a process in a
+        shared directory needs them (``own_sessions``)."""
+        if not self.shared_cwd:
+            return
         session_id = getattr(message, "session_id", None)
         if session_id is None:
             session_id = (getattr(message, "data", None) or {}).get("session_id")
