@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     pool_max_idle: int = Field(default_factory=_default_max_processes, ge=0, description="Idle live processes kept.")
     pool_idle_ttl: float = Field(600.0, gt=0, description="Seconds an idle live process is kept.")
     pool_prestart: bool = Field(True, description="Keep empty spare processes started ahead of requests.")
+    pool_warm_up: bool = Field(
+        True,
+        description="Give each spare one turn against a loopback responder (never Claude's API) before it serves, "
+        "so its first request is as fast as a warm process's.",
+    )
     pool_max_memory_mb: int = Field(
         default_factory=_default_memory_budget_mb,
         ge=0,

@@ -31,6 +31,7 @@ _ENGINE_STATS: dict[str, tuple[str, str, bool]] = {
     "spawning": ("processes_spawning", "Claude Code processes being started.", False),
     "spawned": ("process_spawns", "Claude Code processes started on a request's path since the server started.", True),
     "prestarted": ("process_prestarts", "Spare Claude Code processes started ahead of requests.", True),
+    "warmed": ("process_warm_ups", "Spares warmed up against the loopback responder before serving.", True),
 }
 
 

@@ -64,6 +64,7 @@ from claude_code_api.engine.claude.transcript import (
 )
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.engine.claude.turn import TurnOutcome
+from claude_code_api.engine.claude.warm_up import warm_up, warmable
 from claude_code_api.errors import EngineUnavailable, ModelNotFound
 from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import PSS_PER_PROCESS_MB, Settings
@@ -94,6 +95,8 @@ class SessionPool:
         self.route_counts: Counter[str] = Counter()
         self.spawned = 0  # processes started on a request's path
         self.prestarted = 0  # spares started ahead of requests
+        self.warmed = 0  # spares that took their first turn against the warm-up responder
+        self._warm_up = settings.pool_warm_up
         self.transcripts = TranscriptKeeper(settings)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -144,6 +147,7 @@ class SessionPool:
             "live": idle + len(self._busy) + len(self._parked),
             "spawned": self.spawned,
             "prestarted": self.prestarted,
+            "warmed": self.warmed,
             **{f"route_{k}": v for k, v in self.route_counts.items()},
         }
 
@@ -473,7 +477,7 @@ class SessionPool:
         self._spare_starting[key] = started
         self._spawning += 1
         try:
-            session = await self._start_process(template, (), resume=False)
+            session = await self._start_warm_spare(template)
         except Exception:  # a spare is an optimisation; requests still spawn their own
             log.warning("could not start a spare Claude Code process", exc_info=True)
             return False
@@ -485,6 +489,27 @@ class SessionPool:
         self._move(session, "idle")
         await self._trim()
         return True
+
+    async def _start_warm_spare(self, template: CompletionRequest) -> LiveSession:
+        """A new empty process, warmed up when it can be (``warm_up.py``); a failed warm-up costs that process and
+        turns warm-up off for the pool's life, and a cold one is started instead."""
+        session = await self._start_process(template, (), resume=False)
+        env = session.env
+        if not (self._warm_up and warmable(env)):
+            return session
+        try:
+            await warm_up(session, env.get("ANTHROPIC_BASE_URL"))
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await session.close(kill=True)
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("warming up a spare failed; spares start cold from now on", exc_info=True)
+            self._warm_up = False
+            self.route_counts["warm_up_failed"] += 1
+            return await self._start_process(template, (), resume=False)
+        self.warmed += 1
+        return session
 
     # -- limits ----------------------------------------------------------------------------------
     async def _trim(self) -> None:

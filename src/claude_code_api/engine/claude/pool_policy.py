@@ -10,9 +10,10 @@ The rules, and why:
 - Otherwise a process is rewound (``rewind``, ~4 ms) to the history, dropping the later turns it holds. For a new
   conversation those turns are someone else's conversation, whose next follow-up must then resume from a transcript
   (~0.4 s, a spawn). So a new conversation takes an empty spare rather than a conversation answered within the last
-  ``RECENT`` seconds; but a fresh process answers its first turns 2-4x slower than a warm one (Claude Code's own
-  warm-up: ~80-190 ms against ~30 ms on the fake upstream), so a warm process holding an older conversation is
-  rewound first: the least recently used one, the least likely to come back.
+  ``RECENT`` seconds; but a warm process holding an older conversation is rewound first (the least recently used
+  one, the least likely to come back): each spare taken is one more Claude Code start (~0.3 s of a core, off the
+  request path but not free), and a spare that could not be warmed up (``warm_up.py``) answers its first turn
+  2-3x slower than a warm process (~110 ms against ~45 ms on the fake upstream).
 - Eviction (the pool is over its idle caps or its memory budget): the least recently used idle processes go first,
   spares included; busy and parked processes are never evicted here (``max_processes`` caps those).
 - Spares are started only into free room (under ``max_processes``, the idle caps and the memory budget): starting

@@ -115,6 +115,7 @@ class LiveSession:
         # in one directory, so this process reads and removes only those of its own CLI sessions.
         self.shared_cwd = shared_cwd
         self.cli_sessions: set[str] = {options.resume} if options.resume else set()
+        self.env: dict[str, str] = dict(options.env)  # what the process started with (``exact_env``)
         self._transport = _KillableTransport(prompt=_no_input(), options=options)
         self.client = ClaudeSDKClient(options, transport=self._transport)
         self.turns: list[Turn] = []
@@ -243,14 +244,24 @@ class LiveSession:
             "target_message_uuid": target,
             "last_seen_user_message_uuid": newest,
         }
-        # The SDK has no public call for this control request (it exposes rewind_files only); the pinned CLI
-        # answers it, and an end-to-end test checks at the upstream that a rewound process sends what it should.
-        response = await self.client._query._send_control_request(request)  # type: ignore[union-attr]
+        response = await self._control(request)
         if not response.get("rewound"):
             raise RuntimeError(f"rewind refused: {response}")
         del self.turns[keep:]
         del self.turn_uuids[keep:]
         self.tail_unknown = False
+
+    async def set_base_url(self, url: str | None) -> None:
+        """Point the process's ``ANTHROPIC_BASE_URL`` at ``url`` for its next requests (None: unset it), through
+        the CLI's ``apply_flag_settings`` (its ``env`` is applied to the running process; ``warm_up.py``)."""
+        await self._control({"subtype": "apply_flag_settings", "settings": {"env": {"ANTHROPIC_BASE_URL": url}}})
+
+    async def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        # The SDK has no public call for the control requests used here (``rewind_conversation``,
+        # ``apply_flag_settings``); the pinned CLI answers them, and end-to-end tests check at the fake upstream
+        # that a rewound or warmed-up process sends what it should.
+        response = await self.client._query._send_control_request(request)  # type: ignore[union-attr]
+        return dict(response or {})
 
     async def interrupt(self) -> None:
         await self.client.interrupt()

@@ -1,0 +1,197 @@
+"""Warming a spare Claude Code process before it serves anyone, without a request to Claude's API.
+
+A fresh Claude Code process answers its first turn about twice as slowly as a warm one (~110 ms against ~45 ms on
+the fake upstream; ``docs/benchmarks.md``): the CLI loads and compiles the code of a turn (prompt handling, request
+building, its HTTP client, stream parsing, transcript writes) on first use, and only a turn runs that code. A turn
+sent to Claude's API is paid for, so a spare takes its first turn against this module's loopback ``Responder``
+instead: the CLI's ``apply_flag_settings`` control request points the process's ``ANTHROPIC_BASE_URL`` at the
+responder for that one turn and then back to what it was (unset again, with ``null``, if it was unset), and the
+turn is rewound away (``rewind_conversation``). The process then holds no conversation, and its first real request
+is byte for byte what an unwarmed process sends (an end-to-end test compares the two at the fake upstream).
+
+The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
+reads only the request's path and ``stream`` flag, never its headers, so the credentials the CLI sends with every
+request are neither kept nor logged; it listens on 127.0.0.1 only for the one warm-up, and caps what it reads. It
+speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a second uvicorn server inside the
+first would take over the server's signal handlers and its logging configuration.
+
+Only first-party configurations are warmed: on Bedrock, Vertex or Foundry ``ANTHROPIC_BASE_URL`` does not steer the
+request, which would be a paid one. A warm-up that ends any other way than with the responder's reply raises
+``WarmUpFailed``; the pool then discards that process and starts its spares cold from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import anyio
+import h11
+from claude_agent_sdk import ResultMessage
+
+from claude_code_api.core.request import Turn
+from claude_code_api.engine.claude.session import LiveSession
+
+READY = "ready"  # the responder's whole answer: a warm-up ended any other way did not go through it
+WARM_UP_PROMPT = "Say ready."
+WARM_UP_TIMEOUT = 15.0  # seconds; the turn takes ~0.1 s, but a loaded machine must not fail it
+MAX_BODY = 8 * 2**20  # the largest request the responder reads (a configuration's tool definitions fit easily)
+THIRD_PARTY_PROVIDERS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+
+
+class WarmUpFailed(Exception):
+    """The warm-up turn did not go through the responder as expected; the process must not be used."""
+
+
+def warmable(env: Mapping[str, str]) -> bool:
+    """A process with this environment talks to Anthropic's API or a gateway, which ``ANTHROPIC_BASE_URL`` steers."""
+    return not any(env.get(name, "").strip().lower() not in ("", "0", "false") for name in THIRD_PARTY_PROVIDERS)
+
+
+async def warm_up(session: LiveSession, base_url: str | None) -> None:
+    """One turn of ``session`` against a loopback responder, then rewound away; ``base_url`` is the process's own
+    ``ANTHROPIC_BASE_URL`` (None: unset), restored right after the turn."""
+    with anyio.fail_after(WARM_UP_TIMEOUT):
+        async with Responder() as responder:
+            await session.set_base_url(responder.url)
+            try:
+                result = await _one_turn(session)
+            finally:
+                await session.set_base_url(base_url)
+            if responder.answered != 1 or result.is_error or result.result != READY:
+                raise WarmUpFailed(f"the warm-up turn did not go through the responder: {result.result!r}")
+        await session.rewind(0)
+
+
+async def _one_turn(session: LiveSession) -> ResultMessage:
+    await session.send(Turn("user", ({"type": "text", "text": WARM_UP_PROMPT},)))
+    async for message in session.messages():
+        if isinstance(message, ResultMessage):
+            return message
+    raise WarmUpFailed("Claude Code ended during the warm-up turn")
+
+
+class Responder:
+    """A loopback Messages API that answers every turn with ``READY`` at no cost (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.answered = 0
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> Responder:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._clients):  # the CLI keeps its connection alive; nothing will use it again
+                writer.close()
+            await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connection = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        self._clients.add(writer)
+        try:
+            while (received := await _read_request(connection, reader)) is not None:
+                request, body = received
+                status, content_type, payload = self._answer(request, body)
+                writer.write(_response(connection, status, content_type, payload))
+                await writer.drain()
+                if connection.our_state is not h11.DONE or connection.their_state is not h11.DONE:
+                    break
+                connection.start_next_cycle()
+        except (h11.ProtocolError, ConnectionError):
+            pass  # a client that breaks HTTP gets its connection closed
+        finally:
+            self._clients.discard(writer)
+            writer.close()
+
+    def _answer(self, request: h11.Request, body: bytes | None) -> tuple[int, str, bytes]:
+        path = request.target.split(b"?", 1)[0]
+        if body is None:
+            return 413, "application/json", _error("request_too_large", "the warm-up responder reads 8 MiB at most")
+        if request.method != b"POST" or path != b"/v1/messages":
+            return 404, "application/json", _error("not_found_error", "the warm-up responder answers one turn")
+        try:
+            stream = bool(json.loads(body).get("stream"))
+        except (ValueError, AttributeError):
+            return 400, "application/json", _error("invalid_request_error", "the body is not a JSON object")
+        self.answered += 1
+        if stream:
+            return 200, "text/event-stream", _events()
+        return 200, "application/json", json.dumps(_message(READY)).encode()
+
+
+async def _read_request(
+    connection: h11.Connection, reader: asyncio.StreamReader
+) -> tuple[h11.Request, bytes | None] | None:
+    """The next request and its body (None when it is larger than ``MAX_BODY``), or None when the client is gone."""
+    request: h11.Request | None = None
+    body = bytearray()
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            connection.receive_data(await reader.read(65536))  # b"" (end of stream) ends the connection
+        elif isinstance(event, h11.Request):
+            request = event
+        elif isinstance(event, h11.Data):
+            if len(body) + len(event.data) > MAX_BODY:
+                return (request, None) if request is not None else None
+            body += event.data
+        elif isinstance(event, h11.EndOfMessage) and request is not None:
+            return request, bytes(body)
+        elif isinstance(event, (h11.ConnectionClosed, h11.EndOfMessage)) or event is h11.PAUSED:
+            return None
+
+
+def _response(connection: h11.Connection, status: int, content_type: str, payload: bytes) -> bytes:
+    headers = [("content-type", content_type), ("content-length", str(len(payload)))]
+    if status != 200:
+        headers.append(("connection", "close"))
+    head = connection.send(h11.Response(status_code=status, headers=headers)) or b""
+    data = connection.send(h11.Data(data=payload)) or b""
+    end = connection.send(h11.EndOfMessage()) or b""
+    return head + data + end
+
+
+def _message(text: str) -> dict[str, Any]:
+    return {
+        "id": "msg_warm_up",
+        "type": "message",
+        "role": "assistant",
+        "model": "warm-up",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }
+
+
+def _events() -> bytes:
+    start = {**_message(""), "content": [], "stop_reason": None}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"message": start}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": READY}}),
+        ("content_block_stop", {"index": 0}),
+        ("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 0}}),
+        ("message_stop", {}),
+    ]
+    return b"".join(f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode() for name, data in events)
+
+
+def _error(kind: str, message: str) -> bytes:
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()

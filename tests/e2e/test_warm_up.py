@@ -1,0 +1,107 @@
+"""Spares warmed up before they serve: one turn against the loopback responder, never Claude's API, rewound away,
+so the first real request of a spare is what a cold process would send, answered and priced as usual."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tests.conftest import RunningServer, requests_with, routes
+from tests.e2e.test_pool_spares import MODEL, echo, health, wait_for_spares
+from tests.e2e.test_transcript_store import assistant_messages, blocks_of, echo_turn, thinking_turn
+
+from claude_code_api.engine.claude import pool as pool_module
+from claude_code_api.engine.claude.warm_up import WARM_UP_PROMPT, WarmUpFailed, warm_up
+from claude_code_api.testing.fake_upstream import FakeUpstream, LoggedRequest
+
+pytestmark = pytest.mark.e2e
+
+
+def warm_up_requests(upstream: FakeUpstream) -> list[LoggedRequest]:
+    return [r for r in upstream.messages_requests() if WARM_UP_PROMPT in " ".join(t for _, t in r.turns())]
+
+
+# Headers that differ between any two requests (ids, sizes); the rest (betas, version, key) must match.
+PER_REQUEST_HEADERS = {"x-client-request-id", "x-claude-code-session-id", "content-length", "x-stainless-timeout"}
+
+
+def comparable(entry: LoggedRequest) -> dict[str, Any]:
+    """A request without what differs between any two (ids, metadata, the billing header's hash)."""
+    body = dict(entry.json)
+    body.pop("metadata", None)
+    body["system"] = [b for b in body["system"] if not b["text"].startswith("x-anthropic-billing-header")]
+    headers = {k: v for k, v in entry.headers.items() if k not in PER_REQUEST_HEADERS}
+    return {"path": entry.path, "headers": headers, "body": body}
+
+
+def first_request(server: RunningServer, text: str) -> Any:
+    wait_for_spares(server, 1)
+    return server.client().chat.completions.create(model=MODEL, messages=[echo(text)])  # type: ignore[list-item]
+
+
+def test_a_spare_is_warmed_without_any_request_to_the_upstream(make_server, upstream, marker):
+    server = make_server(pool_spares=1)
+    result = first_request(server, f"{marker} first")
+    stats = health(server)
+    assert stats["warmed"] >= 1 and stats["route_spare"] == 1 and stats["spawned"] == 0, stats
+    assert warm_up_requests(upstream) == []  # (the upstream is shared: no test's warm-up ever reached it)
+    (sent,) = requests_with(upstream, marker)
+    assert [m["role"] for m in sent.json["messages"]] == ["user"]  # the warm-up turn was rewound away
+    assert result.choices[0].message.content.startswith(f"{marker} first")
+    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
+
+
+def test_a_warmed_spare_sends_what_a_cold_one_sends(make_server, upstream, marker):
+    warmed = first_request(make_server(pool_spares=1), f"{marker} same prompt")
+    cold = first_request(make_server(pool_spares=1, pool_warm_up=False), f"{marker} same prompt")
+    warm_sent, cold_sent = requests_with(upstream, marker)
+    assert json.dumps(comparable(warm_sent), sort_keys=True) == json.dumps(comparable(cold_sent), sort_keys=True)
+    assert warmed.usage.model_dump() == cold.usage.model_dump()  # its cost and usage are its own turn's only
+
+
+def test_follow_ups_on_a_warmed_spare_keep_their_history(make_server, upstream, marker):
+    server = make_server(pool_spares=1)
+    messages = [echo(f"{marker} one")]
+    messages.append({"role": "assistant", "content": first_request(server, f"{marker} one").choices[0].message.content})
+    messages.append(echo(f"{marker} two"))
+    server.client().chat.completions.create(model=MODEL, messages=messages)
+    last = requests_with(upstream, marker)[-1]
+    assert [m["role"] for m in last.json["messages"]] == ["user", "assistant", "user"]
+    assert health(server)["route_reuse"] == 1
+
+
+def test_a_failed_warm_up_discards_that_process_and_spares_start_cold(make_server, monkeypatch, marker):
+    killed: list[int | None] = []
+
+    async def answered_otherwise(session: Any, base_url: str | None) -> None:
+        await warm_up(session, base_url)
+        killed.append(session.pid)
+        raise WarmUpFailed("as if the CLI had sent the turn elsewhere")
+
+    monkeypatch.setattr(pool_module, "warm_up", answered_otherwise)
+    server = make_server(pool_spares=1)
+    result = first_request(server, f"{marker} after a failed warm-up")
+    assert result.choices[0].message.content.startswith(f"{marker} after a failed warm-up")
+    stats = health(server)
+    assert stats["route_warm_up_failed"] == 1 and stats["warmed"] == 0 and stats["route_spare"] == 1, stats
+    assert killed and killed[0] not in server.engine.live_pids()
+
+
+def test_a_warmed_spare_keeps_a_transcript_that_resumes_without_the_warm_up(make_server, upstream, marker):
+    first = make_server(pool_spares=1)
+    wait_for_spares(first, 1)
+    messages = [thinking_turn(marker, "deep thought", "forty-two")]
+    first.client().chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    assert health(first)["route_spare"] == 1 and health(first)["warmed"] >= 1
+    first.stop()  # shutdown keeps the idle process's transcript
+
+    second = make_server(pool_prestart=False, data_dir=first.settings.data_dir)
+    messages += [{"role": "assistant", "content": "forty-two"}, echo_turn(f"{marker} after restart")]
+    second.client().chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    assert routes(second).get("route_stored_resume") == 1
+    resumed = requests_with(upstream, f"{marker} after restart")[-1]
+    assert [role for role, _ in resumed.turns()] == ["user", "assistant", "user"]
+    assert WARM_UP_PROMPT not in json.dumps(resumed.json)
+    (earlier,) = assistant_messages(resumed)
+    assert [b["thinking"] for b in blocks_of(earlier, "thinking")] == ["deep thought"]
