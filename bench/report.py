@@ -373,9 +373,10 @@ class Report:
             f"{self.speedup(8)} at 8 and {self.speedup(16)} at 16, because no request pays Claude Code's ~0.3 s "
             "CPU-bound start-up: spares start off the request path, one at a time, and the pool keeps its processes "
             "up to `MAX_PROCESSES` and the memory budget.",
-            "- A fresh process answers its first turn slower than a warm one (the first request after start, and "
-            "new conversations served by a new spare, show it); no server-side setting removes that: it is Claude "
-            "Code's own warm-up.",
+            "- A fresh Claude Code process answers its first turn about twice as slowly as a warm one (its own "
+            "warm-up); every spare pays that before it serves anyone, with one turn against the server's loopback "
+            "responder (never Claude's API) that is then rewound away (`engine/claude/warm_up.py`), so the first "
+            "request after start and new conversations served by a spare answer like warm processes.",
             "- Memory is the price: every live process holds ~100-150 MiB of its own (PSS, above); the budget caps it.",
         )
 

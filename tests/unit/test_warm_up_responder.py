@@ -85,7 +85,10 @@ def test_a_client_that_breaks_http_loses_only_its_connection():
         ({"CLAUDE_CODE_USE_BEDROCK": "1"}, False),
         ({"CLAUDE_CODE_USE_VERTEX": "true"}, False),
         ({"CLAUDE_CODE_USE_FOUNDRY": "1"}, False),
+        ({"CLAUDE_CODE_USE_GATEWAY": "1"}, False),
+        ({"CLAUDE_CODE_USE_SOMETHING_NEW": "yes"}, False),
+        ({"CLAUDE_CODE_USE_VERTEX": "off"}, True),
     ],
 )
-def test_only_configurations_that_anthropic_base_url_steers_are_warmed(env, expected):
+def test_only_configurations_that_anthropic_base_url_steers_are_warmed(env: dict[str, str], expected: bool) -> None:
     assert warmable(env) is expected

@@ -15,8 +15,8 @@ request are neither kept nor logged; it listens on 127.0.0.1 only for the one wa
 speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a second uvicorn server inside the
 first would take over the server's signal handlers and its logging configuration.
 
-Only first-party configurations are warmed: on Bedrock, Vertex or Foundry ``ANTHROPIC_BASE_URL`` does not steer the
-request, which would be a paid one. A warm-up that ends any other way than with the responder's reply raises
+Only configurations that ``ANTHROPIC_BASE_URL`` steers are warmed: on Bedrock, Vertex, Foundry or the CLI's own
+gateway it does not, and the turn would be a paid request elsewhere (``warmable``). A warm-up that ends any other way than with the responder's reply raises
 ``WarmUpFailed``; the pool then discards that process and starts its spares cold from then on.
 """
 
@@ -39,7 +39,7 @@ READY = "ready"  # the responder's whole answer: a warm-up ended any other way d
 WARM_UP_PROMPT = "Say ready."
 WARM_UP_TIMEOUT = 15.0  # seconds; the turn takes ~0.1 s, but a loaded machine must not fail it
 MAX_BODY = 8 * 2**20  # the largest request the responder reads (a configuration's tool definitions fit easily)
-THIRD_PARTY_PROVIDERS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
+PROVIDER_SWITCH = "CLAUDE_CODE_USE_"  # CLAUDE_CODE_USE_BEDROCK, _VERTEX, _FOUNDRY, _GATEWAY...
 
 
 class WarmUpFailed(Exception):
@@ -47,8 +47,14 @@ class WarmUpFailed(Exception):
 
 
 def warmable(env: Mapping[str, str]) -> bool:
-    """A process with this environment talks to Anthropic's API or a gateway, which ``ANTHROPIC_BASE_URL`` steers."""
-    return not any(env.get(name, "").strip().lower() not in ("", "0", "false") for name in THIRD_PARTY_PROVIDERS)
+    """A process with this environment talks to the API that ``ANTHROPIC_BASE_URL`` names. Any ``CLAUDE_CODE_USE_*``
+    switch that is on (Bedrock, Vertex, Foundry, the CLI's own gateway, and whatever a later CLI adds) turns warm-up
+    off: it is only an optimisation, and a turn that such a provider sent elsewhere would be a paid one."""
+    return not any(name.startswith(PROVIDER_SWITCH) and _on(value) for name, value in env.items())
+
+
+def _on(value: str) -> bool:
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
 async def warm_up(session: LiveSession, base_url: str | None) -> None:
