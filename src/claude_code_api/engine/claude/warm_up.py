@@ -16,8 +16,9 @@ speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a 
 first would take over the server's signal handlers and its logging configuration.
 
 Only configurations that ``ANTHROPIC_BASE_URL`` steers are warmed: on Bedrock, Vertex, Foundry or the CLI's own
-gateway it does not, and the turn would be a paid request elsewhere (``warmable``). A warm-up that ends any other way than with the responder's reply raises
-``WarmUpFailed``; the pool then discards that process and starts its spares cold from then on.
+gateway it does not, and the turn would be a paid request elsewhere (``warmable``). A warm-up that ends any other
+way than with the responder's reply raises ``WarmUpFailed``; the pool then discards that process and starts its
+spares cold from then on.
 """
 
 from __future__ import annotations
