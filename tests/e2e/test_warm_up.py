@@ -92,13 +92,13 @@ def test_a_warmed_spare_keeps_a_transcript_that_resumes_without_the_warm_up(make
     first = make_server(pool_spares=1)
     wait_for_spares(first, 1)
     messages = [thinking_turn(marker, "deep thought", "forty-two")]
-    first.client().chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    first.client().chat.completions.create(model=MODEL, messages=messages)
     assert health(first)["route_spare"] == 1 and health(first)["warmed"] >= 1
     first.stop()  # shutdown keeps the idle process's transcript
 
     second = make_server(pool_prestart=False, data_dir=first.settings.data_dir)
     messages += [{"role": "assistant", "content": "forty-two"}, echo_turn(f"{marker} after restart")]
-    second.client().chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+    second.client().chat.completions.create(model=MODEL, messages=messages)
     assert routes(second).get("route_stored_resume") == 1
     resumed = requests_with(upstream, f"{marker} after restart")[-1]
     assert [role for role, _ in resumed.turns()] == ["user", "assistant", "user"]
