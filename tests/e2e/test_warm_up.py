@@ -74,8 +74,8 @@ def test_follow_ups_on_a_warmed_spare_keep_their_history(make_server, upstream, 
 def test_a_failed_warm_up_discards_that_process_and_spares_start_cold(make_server, monkeypatch, marker):
     killed: list[int | None] = []
 
-    async def answered_otherwise(session: Any, base_url: str | None) -> None:
-        await warm_up(session, base_url)
+    async def answered_otherwise(session: Any, responder: Any, base_url: str | None) -> None:
+        await warm_up(session, responder, base_url)
         killed.append(session.pid)
         raise WarmUpFailed("as if the CLI had sent the turn elsewhere")
 

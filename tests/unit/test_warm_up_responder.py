@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import pytest
 
+from claude_code_api.engine.claude import warm_up as warm_up_module
 from claude_code_api.engine.claude.warm_up import MAX_BODY, READY, Responder, warmable
 
 
@@ -72,6 +73,22 @@ def test_a_client_that_breaks_http_loses_only_its_connection():
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed
         async with httpx.AsyncClient(base_url=responder.url) as client:
             assert (await client.post("/v1/messages", json={"stream": False})).status_code == 200
+
+    run(check)
+
+
+def test_an_idle_kept_alive_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warm_up_module, "IDLE_CONNECTION", 0.2)
+
+    async def check(responder: Responder) -> None:
+        port = int(responder.url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = b'{"stream": false}'
+        writer.write(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)  # all of it: the answer, then the close once idle
+        assert answer.startswith(b"HTTP/1.1 200") and READY.encode() in answer
+        writer.close()
 
     run(check)
 

@@ -64,7 +64,7 @@ from claude_code_api.engine.claude.transcript import (
 )
 from claude_code_api.engine.claude.transcript_store import TranscriptKeeper
 from claude_code_api.engine.claude.turn import TurnOutcome
-from claude_code_api.engine.claude.warm_up import warm_up, warmable
+from claude_code_api.engine.claude.warm_up import Responder, warm_up, warmable
 from claude_code_api.errors import EngineUnavailable, ModelNotFound
 from claude_code_api.private_files import ensure_private_dir
 from claude_code_api.settings import PSS_PER_PROCESS_MB, Settings
@@ -97,6 +97,7 @@ class SessionPool:
         self.prestarted = 0  # spares started ahead of requests
         self.warmed = 0  # spares that took their first turn against the warm-up responder
         self._warm_up = settings.pool_warm_up
+        self._responder: Responder | None = None  # started with the first warm-up (spares start one at a time)
         self.transcripts = TranscriptKeeper(settings)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -134,6 +135,8 @@ class SessionPool:
         closing = [*(self.transcripts.keep_and_close(s) for s in kept), *(s.close(kill=True) for s in self._busy)]
         await asyncio.gather(*closing, return_exceptions=True)
         await self.transcripts.aclose()
+        if self._responder is not None:
+            await self._responder.aclose()
 
     def stats(self) -> dict[str, int]:
         idle = sum(len(g) for g in self._idle.values())
@@ -498,7 +501,7 @@ class SessionPool:
         if not (self._warm_up and warmable(env)):
             return session
         try:
-            await warm_up(session, env.get("ANTHROPIC_BASE_URL"))
+            await warm_up(session, await self._warm_up_responder(), env.get("ANTHROPIC_BASE_URL"))
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await session.close(kill=True)
@@ -510,6 +513,13 @@ class SessionPool:
             return await self._start_process(template, (), resume=False)
         self.warmed += 1
         return session
+
+    async def _warm_up_responder(self) -> Responder:
+        if self._responder is None:
+            responder = Responder()
+            await responder.start()
+            self._responder = responder
+        return self._responder
 
     # -- limits ----------------------------------------------------------------------------------
     async def _trim(self) -> None:

@@ -11,7 +11,7 @@ is byte for byte what an unwarmed process sends (an end-to-end test compares the
 
 The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
 reads only the request's path and ``stream`` flag, never its headers, so the credentials the CLI sends with every
-request are neither kept nor logged; it listens on 127.0.0.1 only for the one warm-up, and caps what it reads. It
+request are neither kept nor logged; it listens on 127.0.0.1 only, caps what it reads and closes idle connections. It
 speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a second uvicorn server inside the
 first would take over the server's signal handlers and its logging configuration.
 
@@ -39,6 +39,7 @@ from claude_code_api.engine.claude.session import LiveSession
 READY = "ready"  # the responder's whole answer: a warm-up ended any other way did not go through it
 WARM_UP_PROMPT = "Say ready."
 WARM_UP_TIMEOUT = 15.0  # seconds; the turn takes ~0.1 s, but a loaded machine must not fail it
+IDLE_CONNECTION = 5.0  # seconds a connection may wait for its next request
 MAX_BODY = 8 * 2**20  # the largest request the responder reads (a configuration's tool definitions fit easily)
 PROVIDER_SWITCH = "CLAUDE_CODE_USE_"  # CLAUDE_CODE_USE_BEDROCK, _VERTEX, _FOUNDRY, _GATEWAY...
 
@@ -58,19 +59,24 @@ def _on(value: str) -> bool:
     return value.strip().lower() not in ("", "0", "false", "no", "off")
 
 
-async def warm_up(session: LiveSession, base_url: str | None) -> None:
-    """One turn of ``session`` against a loopback responder, then rewound away; ``base_url`` is the process's own
+async def warm_up(session: LiveSession, responder: Responder, base_url: str | None) -> None:
+    """One turn of ``session`` against ``responder``, then rewound away; ``base_url`` is the process's own
     ``ANTHROPIC_BASE_URL`` (None: unset), restored right after the turn."""
     with anyio.fail_after(WARM_UP_TIMEOUT):
-        async with Responder() as responder:
-            await session.set_base_url(responder.url)
-            try:
-                result = await _one_turn(session)
-            finally:
-                await session.set_base_url(base_url)
-            if responder.answered != 1 or result.is_error or result.result != READY:
-                raise WarmUpFailed(f"the warm-up turn did not go through the responder: {result.result!r}")
-        await session.rewind(0)
+        async with responder.turn:  # one warm-up at a time, so each is sure the turn answered was its own
+            await _warm_up(session, responder, base_url)
+
+
+async def _warm_up(session: LiveSession, responder: Responder, base_url: str | None) -> None:
+    answered = responder.answered
+    await session.set_base_url(responder.url)
+    try:
+        result = await _one_turn(session)
+    finally:
+        await session.set_base_url(base_url)
+    if responder.answered != answered + 1 or result.is_error or result.result != READY:
+        raise WarmUpFailed(f"the warm-up turn did not go through the responder: {result.result!r}")
+    await session.rewind(0)
 
 
 async def _one_turn(session: LiveSession) -> ResultMessage:
@@ -82,25 +88,36 @@ async def _one_turn(session: LiveSession) -> ResultMessage:
 
 
 class Responder:
-    """A loopback Messages API that answers every turn with ``READY`` at no cost (see the module docstring)."""
+    """A loopback Messages API that answers every turn with ``READY`` at no cost (see the module docstring).
+
+    The pool keeps one for its whole life rather than one per warm-up: its port then stays the server's own, so no
+    other local program could take it over and receive what a process sent there.
+    """
 
     def __init__(self) -> None:
         self.answered = 0
+        self.turn = asyncio.Lock()
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.StreamWriter] = set()
 
-    async def __aenter__(self) -> Responder:
+    async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._clients):
+                writer.close()
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> Responder:
+        await self.start()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._clients):  # the CLI keeps its connection alive; nothing will use it again
-                writer.close()
-            await self._server.wait_closed()
+        await self.aclose()
 
     @property
     def url(self) -> str:
@@ -151,7 +168,11 @@ async def _read_request(
     while True:
         event = connection.next_event()
         if event is h11.NEED_DATA:
-            connection.receive_data(await reader.read(65536))  # b"" (end of stream) ends the connection
+            try:  # a kept-alive connection is closed once idle: the CLI reconnects should it ever come back
+                data = await asyncio.wait_for(reader.read(65536), IDLE_CONNECTION)
+            except asyncio.TimeoutError:
+                return None
+            connection.receive_data(data)  # b"" (end of stream) ends the connection
         elif isinstance(event, h11.Request):
             request = event
         elif isinstance(event, h11.Data):
