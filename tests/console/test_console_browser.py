@@ -215,6 +215,8 @@ def test_operator_view_charts_seeded_usage_and_shows_live_processes(make_server,
     assert "claude-sonnet-5-5" in legend and "claude-haiku-5-5" in legend
     live = re.match(r"(\d+) live", page.inner_text("#procs-summary"))
     assert live and int(live.group(1)) >= 1
+    warmed = re.search(r"(\d+) warmed up", page.inner_text("#procs-summary"))  # the spare started at boot
+    assert warmed and int(warmed.group(1)) >= 1
     assert page.inner_text("[data-state=idle] .num") != "0"
     assert "spawn" in page.inner_text("#routes")
     assert "Unauthenticated" in page.inner_text("#errors-table")

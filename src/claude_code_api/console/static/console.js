@@ -491,7 +491,9 @@ function renderProcesses(stats) {
     line.append(el("span", state), track, el("span", stats[state] || 0, "num"));
     return line;
   });
-  const summary = el("p", `${stats.live || 0} live · ${stats.running || 0} running · ${stats.queued || 0} queued`, "muted");
+  const counts = `${stats.live || 0} live · ${stats.running || 0} running · ${stats.queued || 0} queued`;
+  const spares = `${stats.spares || 0} spare · ${stats.prestarted || 0} started ahead, ${stats.warmed || 0} warmed up`;
+  const summary = el("p", `${counts} · ${spares}`, "muted");
   summary.id = "procs-summary";
   $("procs").replaceChildren(summary, ...bars);
   const routes = Object.entries(stats).filter(([k]) => k.startsWith("route_"));
