@@ -6,6 +6,8 @@ No test reaches a real Claude: every CLI gets ``ANTHROPIC_BASE_URL`` of the fake
 from __future__ import annotations
 
 import socket
+import stat
+import sys
 import threading
 import time
 import uuid
@@ -19,6 +21,7 @@ import uvicorn
 
 from claude_code_api.app import create_app
 from claude_code_api.engine.base import Engine
+from claude_code_api.engine.claude.options import bundled_cli_path
 from claude_code_api.settings import Settings
 from claude_code_api.testing.fake_upstream import FakeUpstream, LoggedRequest
 
@@ -132,3 +135,18 @@ def assert_gone(pids: list[int], within: float) -> None:
 def routes(server: RunningServer) -> dict[str, int]:
     """How the pool served requests so far (``route_reuse``, ``route_rewind``, ``route_resume``...)."""
     return {k: v for k, v in server.engine.stats().items() if k.startswith("route_")}
+
+
+def logging_cli(tmp: Path) -> tuple[Path, Path]:
+    """A stand-in ``claude`` that records each invocation's arguments, then runs the real CLI."""
+    log = tmp / "cli-calls.log"
+    script = tmp / "claude"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write(' '.join(sys.argv[1:4]) + '\\n')\n"
+        f"os.execv({str(bundled_cli_path())!r}, [{str(bundled_cli_path())!r}, *sys.argv[1:]])\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, log

@@ -242,7 +242,8 @@ async def test_call(settings: Settings, deadline: float) -> Check:
     model = ModelRegistry.build(settings.model_aliases).resolve("haiku")
     prompt = Turn("user", ({"type": "text", "text": "Reply with the single word: ready"},))
     request = CompletionRequest(model=model, system="Answer in one word.", history=(), prompt=prompt)
-    engine = ClaudeCodeEngine(settings)
+    # Only the call itself: no spare started ahead (it would be timed too), no transcript left in the server's store.
+    engine = ClaudeCodeEngine(settings.model_copy(update={"pool_prestart": False, "transcript_store": False}))
     started = time.monotonic()
     try:
         await engine.start()

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningServer, pid_alive
-
-from claude_code_api.engine.claude.options import bundled_cli_path
+from tests.conftest import RunningServer, logging_cli, pid_alive
 
 pytestmark = pytest.mark.e2e
 
@@ -79,23 +74,8 @@ def test_conversations_and_a_spare_are_kept_warm_up_to_max_processes(make_server
     assert stats["idle"] == 4 and stats["live"] == 4  # three conversations kept, one spare, up to max_processes
 
 
-def _logging_cli(tmp: Path) -> tuple[Path, Path]:
-    """A stand-in ``claude`` that records each invocation's arguments, then runs the real CLI."""
-    log = tmp / "cli-calls.log"
-    script = tmp / "claude"
-    script.write_text(
-        f"#!{sys.executable}\n"
-        "import os, sys\n"
-        f"with open({str(log)!r}, 'a') as f:\n"
-        "    f.write(' '.join(sys.argv[1:4]) + '\\n')\n"
-        f"os.execv({str(bundled_cli_path())!r}, [{str(bundled_cli_path())!r}, *sys.argv[1:]])\n"
-    )
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    return script, log
-
-
 def test_ready_answers_from_cached_facts_instead_of_starting_the_cli_per_probe(make_server, tmp_path):
-    cli, log = _logging_cli(tmp_path)
+    cli, log = logging_cli(tmp_path)
     server = make_server(cli_path=str(cli), pool_prestart=False)
     for _ in range(5):
         ready = httpx.get(server.url + "/ready", timeout=30)

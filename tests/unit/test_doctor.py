@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import cli_settings
+from tests.conftest import cli_settings, logging_cli
 
 from claude_code_api import cli, doctor
 from claude_code_api.banner import startup_banner
@@ -45,8 +45,12 @@ def _checks(out: str) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.e2e
 def test_all_green_with_the_fake_upstream_including_a_real_call(upstream: FakeUpstream, tmp_path: Path, run) -> None:
-    settings = cli_settings(upstream, tmp_path, port=_free_port())
+    cli, calls = logging_cli(tmp_path)
+    settings = cli_settings(upstream, tmp_path, port=_free_port(), cli_path=str(cli))
     status, out = run(settings, "--json")
+    sessions = [c for c in calls.read_text().splitlines() if c.startswith("--output-format")]
+    assert len(sessions) == 1, "the test call starts one Claude Code process (no spare ahead of it)"
+    assert not (tmp_path / "data" / "transcripts.sqlite3").exists()
     checks = _checks(out)
     assert status == 0 and json.loads(out)["ok"] is True
     assert checks["Claude Code"]["status"] == "ok" and "2.1.332 (the pinned one)" in checks["Claude Code"]["detail"]
