@@ -93,6 +93,24 @@ def test_an_idle_kept_alive_connection_is_closed(monkeypatch: pytest.MonkeyPatch
     run(check)
 
 
+def test_a_flood_of_connections_is_capped_and_answering_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warm_up_module, "MAX_CONNECTIONS", 3)
+
+    async def check(responder: Responder) -> None:
+        port = int(responder.url.rsplit(":", 1)[1])
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        await asyncio.sleep(0.1)  # (each is registered once its handler runs)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # the fourth is closed at once
+        for _, held_writer in held:
+            held_writer.close()
+        await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(base_url=responder.url) as client:
+            assert (await client.post("/v1/messages", json={"stream": False})).status_code == 200
+
+    run(check)
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

@@ -40,6 +40,7 @@ READY = "ready"  # the responder's whole answer: a warm-up ended any other way d
 WARM_UP_PROMPT = "Say ready."
 WARM_UP_TIMEOUT = 15.0  # seconds; the turn takes ~0.1 s, but a loaded machine must not fail it
 IDLE_CONNECTION = 5.0  # seconds a connection may wait for its next request
+MAX_CONNECTIONS = 32  # open at once (warm-ups run one at a time, each over one connection)
 MAX_BODY = 8 * 2**20  # the largest request the responder reads (a configuration's tool definitions fit easily)
 PROVIDER_SWITCH = "CLAUDE_CODE_USE_"  # CLAUDE_CODE_USE_BEDROCK, _VERTEX, _FOUNDRY, _GATEWAY...
 
@@ -126,6 +127,9 @@ class Responder:
         return f"http://127.0.0.1:{port}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._clients) >= MAX_CONNECTIONS:  # a warm-up needs one; more is someone else's flood
+            writer.close()
+            return
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         self._clients.add(writer)
         try:
