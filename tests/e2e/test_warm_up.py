@@ -3,19 +3,29 @@ so the first real request of a spare is what a cold process would send, answered
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import socket
+import threading
 from typing import Any
 
+import httpx
 import pytest
-from tests.conftest import RunningServer, requests_with, routes
+from tests.conftest import RunningServer, cli_settings, requests_with, routes
 from tests.e2e.test_pool_spares import MODEL, echo, health, wait_for_spares
 from tests.e2e.test_transcript_store import assistant_messages, blocks_of, echo_turn, thinking_turn
 
+from claude_code_api.core.request import AgentSpec, CompletionRequest, Turn
 from claude_code_api.engine.claude import pool as pool_module
-from claude_code_api.engine.claude.warm_up import WARM_UP_PROMPT, WarmUpFailed, warm_up
+from claude_code_api.engine.claude.agent import sandbox_problem
+from claude_code_api.engine.claude.options import SessionPaths, agent_options
+from claude_code_api.engine.claude.session import LiveSession
+from claude_code_api.engine.claude.warm_up import WARM_UP_PROMPT, Responder, WarmUpFailed, warm_up
 from claude_code_api.testing.fake_upstream import FakeUpstream, LoggedRequest
 
 pytestmark = pytest.mark.e2e
+MODEL_ID = "claude-sonnet-4-20250514"
 
 
 def warm_up_requests(upstream: FakeUpstream) -> list[LoggedRequest]:
@@ -105,3 +115,91 @@ def test_a_warmed_spare_keeps_a_transcript_that_resumes_without_the_warm_up(make
     assert WARM_UP_PROMPT not in json.dumps(resumed.json)
     (earlier,) = assistant_messages(resumed)
     assert [b["thinking"] for b in blocks_of(earlier, "thinking")] == ["deep thought"]
+
+
+class ConnectLog:
+    """A stand-in HTTPS proxy that notes each request line (``CONNECT host:port``) and hangs up: where a process
+    sends its requests, seen without Claude's API."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            with connection:
+                self.lines.append(connection.makefile("rb").readline().decode().strip())
+                connection.sendall(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self._server.close()
+
+
+async def ask_until_proxied(server: RunningServer, proxy: ConnectLog) -> None:
+    """Send a request and hang up once the proxy has seen where it goes (there is no Claude behind it, and the CLI
+    would go on retrying)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        body = {"model": MODEL, "messages": [echo("hi")]}
+        asking = asyncio.create_task(client.post("/v1/chat/completions", json=body))
+        for _ in range(600):
+            if proxy.lines or asking.done():
+                break
+            await asyncio.sleep(0.05)
+        asking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asking
+
+
+def test_a_process_with_no_base_url_still_goes_to_anthropic_after_its_warm_up(make_server, tmp_path):
+    """Most users set no ``ANTHROPIC_BASE_URL``: after the warm-up it must be unset again in effect (the CLI would
+    take null for the text "null", an invalid URL). An HTTPS proxy shows where requests go without Claude's API;
+    the CLI's start-up there takes ~18 s (it retries its own checks through a proxy that leads nowhere)."""
+    proxy = ConnectLog()
+    try:
+        env = {"HOME": str(tmp_path), "ANTHROPIC_API_KEY": "sk-test", "HTTPS_PROXY": proxy.url, "NO_PROXY": "127.0.0.1"}
+        server = make_server(pool_spares=1, cli_env=env)
+        wait_for_spares(server, 1)
+        assert health(server)["warmed"] == 1
+        proxy.lines.clear()
+        asyncio.run(ask_until_proxied(server, proxy))
+        assert health(server)["route_spare"] == 1
+        assert proxy.lines and set(proxy.lines) == {"CONNECT api.anthropic.com:443 HTTP/1.1"}, proxy.lines
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("agent", [False, True], ids=["chat", "agent with Bash"])
+def test_the_settings_a_process_started_with_survive_its_warm_up(tmp_path, upstream, agent):
+    """The agent's sandbox (and chat mode's plugins off) are in the process's ``--settings``, which the warm-up's
+    ``apply_flag_settings`` is merged into: they must come out of it unchanged."""
+    if agent and sandbox_problem():
+        pytest.skip(f"Claude Code's sandbox cannot run here: {sandbox_problem()}")
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    spec = AgentSpec("w", tools=("Read", "Bash"), max_turns=2, directory=str(workspace)) if agent else None
+    request = CompletionRequest(model=MODEL_ID, system="s", history=(), prompt=Turn("user", ()), agent=spec)
+    paths = SessionPaths(tmp_path / "session")
+    paths.create("s")
+    options = agent_options(cli_settings(upstream, tmp_path, agent=True), request, paths)
+    started_with = json.loads(str(options.settings))
+
+    async def settings_after_warm_up() -> dict[str, Any]:
+        session = LiveSession("k", options, paths.root, tmp_path / "projects", shared_cwd=agent)
+        await session.connect()
+        try:
+            async with Responder() as responder:
+                await warm_up(session, responder, upstream.url)
+            return dict((await session._control({"subtype": "get_settings"}))["effective"])
+        finally:
+            await session.close(kill=True)
+
+    effective = asyncio.run(settings_after_warm_up())
+    assert effective.pop("env") == {"ANTHROPIC_BASE_URL": upstream.url}
+    assert effective == started_with
+    assert ("sandbox" in started_with) is agent and ("enabledPlugins" in started_with) is not agent

@@ -123,6 +123,12 @@ def test_a_flood_of_connections_is_capped_and_answering_goes_on(monkeypatch: pyt
         ({"CLAUDE_CODE_USE_GATEWAY": "1"}, False),
         ({"CLAUDE_CODE_USE_SOMETHING_NEW": "yes"}, False),
         ({"CLAUDE_CODE_USE_VERTEX": "off"}, True),
+        # A proxy would see the plain-HTTP warm-up turn's headers (credentials): only where it is bypassed.
+        ({"HTTPS_PROXY": "http://proxy:3128"}, False),
+        ({"http_proxy": "http://proxy:3128"}, False),
+        ({"ALL_PROXY": "socks5://proxy:1080", "NO_PROXY": "localhost"}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "example.com, 127.0.0.1"}, True),
+        ({"HTTP_PROXY": "http://proxy:3128", "no_proxy": "*"}, True),
     ],
 )
 def test_only_configurations_that_anthropic_base_url_steers_are_warmed(env: dict[str, str], expected: bool) -> None:

@@ -251,9 +251,10 @@ class LiveSession:
         del self.turn_uuids[keep:]
         self.tail_unknown = False
 
-    async def set_base_url(self, url: str | None) -> None:
-        """Point the process's ``ANTHROPIC_BASE_URL`` at ``url`` for its next requests (None: unset it), through
-        the CLI's ``apply_flag_settings`` (its ``env`` is applied to the running process; ``warm_up.py``)."""
+    async def set_base_url(self, url: str) -> None:
+        """Point the process's ``ANTHROPIC_BASE_URL`` at ``url`` for its next requests ("": as if unset), through
+        the CLI's ``apply_flag_settings`` (merged into the ``--settings`` layer, whose other keys stay, and its
+        ``env`` applied to the running process; ``warm_up.py``)."""
         await self._control({"subtype": "apply_flag_settings", "settings": {"env": {"ANTHROPIC_BASE_URL": url}}})
 
     async def _control(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -5,9 +5,11 @@ the fake upstream; ``docs/benchmarks.md``): the CLI loads and compiles the code 
 building, its HTTP client, stream parsing, transcript writes) on first use, and only a turn runs that code. A turn
 sent to Claude's API is paid for, so a spare takes its first turn against this module's loopback ``Responder``
 instead: the CLI's ``apply_flag_settings`` control request points the process's ``ANTHROPIC_BASE_URL`` at the
-responder for that one turn and then back to what it was (unset again, with ``null``, if it was unset), and the
-turn is rewound away (``rewind_conversation``). The process then holds no conversation, and its first real request
-is byte for byte what an unwarmed process sends (an end-to-end test compares the two at the fake upstream).
+responder for that one turn and then back to what it was (empty, which the CLI reads as unset, if it was unset);
+the request is merged into the ``--settings`` the process started with, whose other keys (the agent's sandbox, the
+plugins turned off) stay as they were. The turn is then rewound away (``rewind_conversation``): the process holds
+no conversation, and its first real request is byte for byte what an unwarmed process sends (an end-to-end test
+compares the two at the fake upstream).
 
 The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
 reads only the request's path and ``stream`` flag, never its headers, so the credentials the CLI sends with every
@@ -43,6 +45,7 @@ IDLE_CONNECTION = 5.0  # seconds a connection may wait for its next request
 MAX_CONNECTIONS = 32  # open at once (warm-ups run one at a time, each over one connection)
 MAX_BODY = 8 * 2**20  # the largest request the responder reads (a configuration's tool definitions fit easily)
 PROVIDER_SWITCH = "CLAUDE_CODE_USE_"  # CLAUDE_CODE_USE_BEDROCK, _VERTEX, _FOUNDRY, _GATEWAY...
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")  # and their lower-case spellings
 
 
 class WarmUpFailed(Exception):
@@ -50,10 +53,23 @@ class WarmUpFailed(Exception):
 
 
 def warmable(env: Mapping[str, str]) -> bool:
-    """A process with this environment talks to the API that ``ANTHROPIC_BASE_URL`` names. Any ``CLAUDE_CODE_USE_*``
-    switch that is on (Bedrock, Vertex, Foundry, the CLI's own gateway, and whatever a later CLI adds) turns warm-up
-    off: it is only an optimisation, and a turn that such a provider sent elsewhere would be a paid one."""
-    return not any(name.startswith(PROVIDER_SWITCH) and _on(value) for name, value in env.items())
+    """A process with this environment may be warmed up: it talks to the API that ``ANTHROPIC_BASE_URL`` names, and
+    reaches the loopback responder directly.
+
+    Any ``CLAUDE_CODE_USE_*`` switch that is on (Bedrock, Vertex, Foundry, the CLI's own gateway, and whatever a
+    later CLI adds) turns warm-up off: it is only an optimisation, and a turn that such a provider sent elsewhere
+    would be a paid one. So does an HTTP proxy that ``NO_PROXY`` does not bypass for 127.0.0.1: the warm-up turn is
+    plain HTTP, so the proxy would see its headers, the CLI's credentials among them.
+    """
+    switched = any(name.startswith(PROVIDER_SWITCH) and _on(value) for name, value in env.items())
+    return not switched and _loopback_unproxied(env)
+
+
+def _loopback_unproxied(env: Mapping[str, str]) -> bool:
+    if not any(env.get(name) or env.get(name.lower()) for name in PROXY_VARIABLES):
+        return True
+    bypass = ",".join(env.get(name, "") for name in ("NO_PROXY", "no_proxy"))
+    return bool({"*", "127.0.0.1"} & {host.strip() for host in bypass.split(",")})
 
 
 def _on(value: str) -> bool:
@@ -74,7 +90,10 @@ async def _warm_up(session: LiveSession, responder: Responder, base_url: str | N
     try:
         result = await _one_turn(session)
     finally:
-        await session.set_base_url(base_url)
+        # Unset is restored as "": the CLI sets the variable to what it is given, null included (the text "null",
+        # an invalid URL), while an empty value reads as unset (its next request goes to api.anthropic.com, as a
+        # cold process's does: an end-to-end test sees it at a proxy).
+        await session.set_base_url(base_url if base_url is not None else "")
     if responder.answered != answered + 1 or result.is_error or result.result != READY:
         raise WarmUpFailed(f"the warm-up turn did not go through the responder: {result.result!r}")
     await session.rewind(0)
