@@ -123,6 +123,7 @@ def test_a_flood_of_connections_is_capped_and_answering_goes_on(monkeypatch: pyt
         ({"CLAUDE_CODE_USE_GATEWAY": "1"}, False),
         ({"CLAUDE_CODE_USE_SOMETHING_NEW": "yes"}, False),
         ({"CLAUDE_CODE_USE_VERTEX": "off"}, True),
+        ({"ANTHROPIC_UNIX_SOCKET": "/run/gateway.sock"}, False),
         # A proxy would see the plain-HTTP warm-up turn's headers (credentials): only where it is bypassed.
         ({"HTTPS_PROXY": "http://proxy:3128"}, False),
         ({"http_proxy": "http://proxy:3128"}, False),

@@ -58,11 +58,13 @@ def warmable(env: Mapping[str, str]) -> bool:
 
     Any ``CLAUDE_CODE_USE_*`` switch that is on (Bedrock, Vertex, Foundry, the CLI's own gateway, and whatever a
     later CLI adds) turns warm-up off: it is only an optimisation, and a turn that such a provider sent elsewhere
-    would be a paid one. So does an HTTP proxy that ``NO_PROXY`` does not bypass for 127.0.0.1: the warm-up turn is
-    plain HTTP, so the proxy would see its headers, the CLI's credentials among them.
+    would be a paid one; so does ``ANTHROPIC_UNIX_SOCKET``. So does an HTTP proxy that ``NO_PROXY`` does not bypass
+    for 127.0.0.1: the warm-up turn is plain HTTP, so the proxy would see its headers, the CLI's credentials among
+    them.
     """
     switched = any(name.startswith(PROVIDER_SWITCH) and _on(value) for name, value in env.items())
-    return not switched and _loopback_unproxied(env)
+    socket = bool(env.get("ANTHROPIC_UNIX_SOCKET"))  # the CLI's requests then go over it, whatever the URL
+    return not switched and not socket and _loopback_unproxied(env)
 
 
 def _loopback_unproxied(env: Mapping[str, str]) -> bool:
