@@ -63,8 +63,8 @@ def warmable(env: Mapping[str, str]) -> bool:
     them.
     """
     switched = any(name.startswith(PROVIDER_SWITCH) and _on(value) for name, value in env.items())
-    socket = bool(env.get("ANTHROPIC_UNIX_SOCKET"))  # the CLI's requests then go over it, whatever the URL
-    return not switched and not socket and _loopback_unproxied(env)
+    unix_socket = bool(env.get("ANTHROPIC_UNIX_SOCKET"))  # the CLI's requests then go over it, whatever the URL
+    return not switched and not unix_socket and _loopback_unproxied(env)
 
 
 def _loopback_unproxied(env: Mapping[str, str]) -> bool:
