@@ -4,17 +4,16 @@ so the first real request of a spare is what a cold process would send, answered
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from tests.conftest import RunningServer, cli_settings, requests_with, routes
 from tests.e2e.test_pool_spares import MODEL, echo, health, wait_for_spares
 from tests.e2e.test_transcript_store import assistant_messages, blocks_of, echo_turn, thinking_turn
+from tests.fake_anthropic_host import FakeAnthropicHost
 
 from claude_code_api.core.request import AgentSpec, CompletionRequest, Turn
 from claude_code_api.engine.claude import pool as pool_module
@@ -33,7 +32,13 @@ def warm_up_requests(upstream: FakeUpstream) -> list[LoggedRequest]:
 
 
 # Headers that differ between any two requests (ids, sizes); the rest (betas, version, key) must match.
-PER_REQUEST_HEADERS = {"x-client-request-id", "x-claude-code-session-id", "content-length", "x-stainless-timeout"}
+PER_REQUEST_HEADERS = {
+    "x-client-request-id",
+    "x-claude-code-session-id",
+    "x-claude-code-prompt-id",
+    "content-length",
+    "x-stainless-timeout",
+}
 
 
 def comparable(entry: LoggedRequest) -> dict[str, Any]:
@@ -41,7 +46,10 @@ def comparable(entry: LoggedRequest) -> dict[str, Any]:
     body = dict(entry.json)
     body.pop("metadata", None)
     body["system"] = [b for b in body["system"] if not b["text"].startswith("x-anthropic-billing-header")]
-    headers = {k: v for k, v in entry.headers.items() if k not in PER_REQUEST_HEADERS}
+    headers: dict[str, Any] = {k: v for k, v in entry.headers.items() if k not in PER_REQUEST_HEADERS}
+    # A set, which a warmed process talking to api.anthropic.com lists in another order: the betas its warm-up
+    # turn sent come first.
+    headers["anthropic-beta"] = sorted(headers.get("anthropic-beta", "").split(","))
     return {"path": entry.path, "headers": headers, "body": body}
 
 
@@ -117,61 +125,27 @@ def test_a_warmed_spare_keeps_a_transcript_that_resumes_without_the_warm_up(make
     assert [b["thinking"] for b in blocks_of(earlier, "thinking")] == ["deep thought"]
 
 
-class ConnectLog:
-    """A stand-in HTTPS proxy that notes each request line (``CONNECT host:port``) and hangs up: where a process
-    sends its requests, seen without Claude's API."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._server.accept()
-            except OSError:
-                return
-            with connection:
-                self.lines.append(connection.makefile("rb").readline().decode().strip())
-                connection.sendall(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
-
-    def close(self) -> None:
-        self._server.close()
+@pytest.fixture
+def anthropic_host(tmp_path: Path) -> Iterator[FakeAnthropicHost]:
+    host = FakeAnthropicHost(tmp_path)
+    yield host
+    host.close()
 
 
-async def ask_until_proxied(server: RunningServer, proxy: ConnectLog) -> None:
-    """Send a request and hang up once the proxy has seen where it goes (there is no Claude behind it, and the CLI
-    would go on retrying)."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
-        body = {"model": MODEL, "messages": [echo("hi")]}
-        asking = asyncio.create_task(client.post("/v1/chat/completions", json=body))
-        for _ in range(600):
-            if proxy.lines or asking.done():
-                break
-            await asyncio.sleep(0.05)
-        asking.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asking
-
-
-def test_a_process_with_no_base_url_still_goes_to_anthropic_after_its_warm_up(make_server, tmp_path):
+def test_a_process_with_no_base_url_still_goes_to_anthropic_after_its_warm_up(anthropic_host, make_server, marker):
     """Most users set no ``ANTHROPIC_BASE_URL``: after the warm-up it must be unset again in effect (the CLI would
-    take null for the text "null", an invalid URL). An HTTPS proxy shows where requests go without Claude's API;
-    the CLI's start-up there takes ~18 s (it retries its own checks through a proxy that leads nowhere)."""
-    proxy = ConnectLog()
-    try:
-        env = {"HOME": str(tmp_path), "ANTHROPIC_API_KEY": "sk-test", "HTTPS_PROXY": proxy.url, "NO_PROXY": "127.0.0.1"}
-        server = make_server(pool_spares=1, cli_env=env)
-        wait_for_spares(server, 1)
-        assert health(server)["warmed"] == 1
-        proxy.lines.clear()
-        asyncio.run(ask_until_proxied(server, proxy))
-        assert health(server)["route_spare"] == 1
-        assert proxy.lines and set(proxy.lines) == {"CONNECT api.anthropic.com:443 HTTP/1.1"}, proxy.lines
-    finally:
-        proxy.close()
+    take null for the text "null", an invalid URL), and the first request what a cold process sends."""
+    answers = []
+    for index, warm in enumerate((True, False)):
+        home = anthropic_host.ca_file.parent / f"home{index}"
+        home.mkdir()
+        server = make_server(pool_spares=1, pool_warm_up=warm, cli_env=anthropic_host.cli_env(home))
+        answers.append(first_request(server, f"{marker} no base URL"))
+        assert health(server)["warmed"] == (1 if warm else 0) and health(server)["route_spare"] == 1
+    warm_sent, cold_sent = [r for r in anthropic_host.upstream.messages_requests() if marker in json.dumps(r.json)]
+    assert comparable(warm_sent) == comparable(cold_sent)
+    assert [a.choices[0].message.content for a in answers] == [f"{marker} no base URL"] * 2
+    assert set(anthropic_host.tunnels) == {"CONNECT api.anthropic.com:443 HTTP/1.1"}
 
 
 @pytest.mark.parametrize("agent", [False, True], ids=["chat", "agent with Bash"])

@@ -1,7 +1,7 @@
 """Fake Anthropic Messages API, so the real Claude Code CLI can run offline (`ANTHROPIC_BASE_URL=<url>`).
 
 Owns the Starlette app (`create_app`: every request is logged, then routed), its background-thread runner
-(`FakeUpstream`) and the command line. The parts live in sibling modules and are re-exported here, so this stays the
+(`FakeUpstream`, over HTTPS too, so tests can serve it as api.anthropic.com) and the command line. The parts live in sibling modules and are re-exported here, so this stays the
 one import path: the request body accessors (`fake_body`), the request log served at `GET/DELETE /_log`
 (`fake_log`), the `FAKE: {...}` prompt directives that steer each reply (`fake_directives`, which lists the keys),
 reply planning (`fake_reply`) and the SSE/JSON/error answers (`fake_responses`). Together they import only
@@ -127,9 +127,11 @@ def create_app(log: RequestLog) -> Starlette:
 class FakeUpstream:
     """The fake served by uvicorn on 127.0.0.1 (free port) in a daemon thread with its own event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls_pem: str | None = None) -> None:
+        """``tls_pem``: a file with the private key and certificate chain to serve HTTPS with (else plain HTTP)."""
         self.log = RequestLog()
         self.app = create_app(self.log)
+        self._tls_pem = tls_pem
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -144,7 +146,14 @@ class FakeUpstream:
         self._port = sock.getsockname()[1]
         # log_config=None leaves the host process's logging alone; a short graceful timeout keeps stop() quick
         # even while a stall directive holds a stream open.
-        config = uvicorn.Config(self.app, lifespan="off", log_config=None, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_config=None,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=self._tls_pem,
+            ssl_keyfile=self._tls_pem,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, args=([sock],), name="fake-upstream", daemon=True)
         self._thread.start()
@@ -165,10 +174,14 @@ class FakeUpstream:
         self._server = self._thread = None
 
     @property
-    def url(self) -> str:
+    def port(self) -> int:
         if self._port is None:
             raise RuntimeError("FakeUpstream not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self._tls_pem else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> list[LoggedRequest]:

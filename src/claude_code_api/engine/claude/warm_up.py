@@ -8,8 +8,8 @@ instead: the CLI's ``apply_flag_settings`` control request points the process's 
 responder for that one turn and then back to what it was (empty, which the CLI reads as unset, if it was unset);
 the request is merged into the ``--settings`` the process started with, whose other keys (the agent's sandbox, the
 plugins turned off) stay as they were. The turn is then rewound away (``rewind_conversation``): the process holds
-no conversation, and its first real request is byte for byte what an unwarmed process sends (an end-to-end test
-compares the two at the fake upstream).
+no conversation, and its first real request is what an unwarmed process sends (end-to-end tests compare the two
+at the fake upstream, as a gateway and as api.anthropic.com, where only the order of the betas differs).
 
 The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
 reads only the request's path and ``stream`` flag, never its headers, so the credentials the CLI sends with every
@@ -94,7 +94,7 @@ async def _warm_up(session: LiveSession, responder: Responder, base_url: str | N
     finally:
         # Unset is restored as "": the CLI sets the variable to what it is given, null included (the text "null",
         # an invalid URL), while an empty value reads as unset (its next request goes to api.anthropic.com, as a
-        # cold process's does: an end-to-end test sees it at a proxy).
+        # cold process's does: tests/fake_anthropic_host.py serves the fake upstream there for the e2e test).
         await session.set_base_url(base_url if base_url is not None else "")
     if responder.answered != answered + 1 or result.is_error or result.result != READY:
         raise WarmUpFailed(f"the warm-up turn did not go through the responder: {result.result!r}")
