@@ -94,6 +94,7 @@ def serve(settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_grace),  # then the lifespan kills every process
+        timeout_keep_alive=settings.keep_alive_timeout,
     )
     return 0
 

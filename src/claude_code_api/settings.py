@@ -147,6 +147,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
     keepalive_interval: float = Field(15.0, gt=0, description="SSE comment interval during silence.")
     shutdown_grace: float = Field(30.0, ge=0, description="Seconds in-flight requests may finish after SIGTERM.")
+    keep_alive_timeout: int = Field(
+        75,
+        ge=1,
+        description="Seconds an idle client connection stays open. Longer than clients keep theirs (httpx and so "
+        "the openai and anthropic SDKs: 5 s; Node: 4-5 s), so the client lets go first: with uvicorn's default of "
+        "5 s, a connection reused after ~5 s idle could be closed under the request (a connection error).",
+    )
     log_level: str = "info"
     console_enabled: bool = Field(True, description="Serve the web console at /console (and redirect / to it).")
 

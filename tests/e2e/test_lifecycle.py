@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -137,3 +138,19 @@ def test_sigterm_cuts_streams_longer_than_the_grace_period(upstream, tmp_path, m
         response.close()
         client.close()
     assert_no_leftovers(tmp_path)
+
+
+def test_an_idle_kept_alive_connection_outlives_the_clients_own_keep_alive(upstream, tmp_path):
+    """httpx (the openai and anthropic SDKs) keeps an idle connection for 5 s: the server keeps it longer, so a client
+    never reuses a connection the server is closing at that moment (uvicorn's own default is 5 s too)."""
+    with serving(upstream.url, tmp_path) as (_, url):
+        connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        try:
+            connection.request("GET", "/health")
+            assert connection.getresponse().read()
+            first = connection.sock
+            time.sleep(6)
+            connection.request("GET", "/health")  # on the same socket: it raises if the server has closed it
+            assert connection.getresponse().status == 200 and connection.sock is first
+        finally:
+            connection.close()
