@@ -177,3 +177,34 @@ def test_the_settings_a_process_started_with_survive_its_warm_up(tmp_path, upstr
     assert effective.pop("env") == {"ANTHROPIC_BASE_URL": upstream.url}
     assert effective == started_with
     assert ("sandbox" in started_with) is agent and ("enabledPlugins" in started_with) is not agent
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warmed", "cold"])
+def test_an_agent_turn_limit_counts_only_the_requests_turns(tmp_path, upstream, marker, warm):
+    """``max_turns`` is per request: the warm-up turn must not use up one of an agent spare's turns."""
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "a.txt").write_text("a")
+    spec = AgentSpec("w", tools=("Read",), max_turns=1, directory=str(workspace))
+    request = CompletionRequest(model=MODEL_ID, system="s", history=(), prompt=Turn("user", ()), agent=spec)
+    paths = SessionPaths(tmp_path / "session")
+    paths.create("s")
+    options = agent_options(cli_settings(upstream, tmp_path, agent=True), request, paths)
+    prompt = f'{marker}\nFAKE:{{"tool_calls": [{{"name": "Read", "arguments": {{"file_path": "a.txt"}}}}]}}'
+
+    async def run() -> Any:
+        session = LiveSession("k", options, paths.root, tmp_path / "projects", shared_cwd=True)
+        await session.connect()
+        try:
+            if warm:
+                async with Responder() as responder:
+                    await warm_up(session, responder, upstream.url)
+            await session.send(Turn("user", ({"type": "text", "text": prompt},)))
+            async for message in session.messages():
+                if type(message).__name__ == "ResultMessage":
+                    return message
+        finally:
+            await session.close(kill=True)
+
+    result = asyncio.run(run())
+    assert result.subtype == "error_max_turns" and len(requests_with(upstream, marker)) == 1
