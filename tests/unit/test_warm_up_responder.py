@@ -32,6 +32,7 @@ def test_a_streamed_turn_parses_as_a_zero_cost_message():
         assert [b.text for b in message.content if b.type == "text"] == [READY]
         assert message.stop_reason == "end_turn"
         assert (message.usage.input_tokens, message.usage.output_tokens) == (0, 0)
+        assert message.model == "claude-sonnet-4"  # as asked, so the CLI files the turn under its own model
         assert responder.answered == 1
 
     run(check)

@@ -12,7 +12,7 @@ no conversation, and its first real request is what an unwarmed process sends (e
 at the fake upstream, as a gateway and as api.anthropic.com, where only the order of the betas differs).
 
 The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
-reads only the request's path and ``stream`` flag, never its headers, so the credentials the CLI sends with every
+reads only the request's path, ``stream`` flag and model, never its headers, so the credentials the CLI sends with every
 request are neither kept nor logged; it listens on 127.0.0.1 only, caps what it reads and closes idle connections. It
 speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a second uvicorn server inside the
 first would take over the server's signal handlers and its logging configuration.
@@ -175,13 +175,15 @@ class Responder:
         if request.method != b"POST" or path != b"/v1/messages":
             return 404, "application/json", _error("not_found_error", "the warm-up responder answers one turn")
         try:
-            stream = bool(json.loads(body).get("stream"))
+            asked = json.loads(body)
+            stream, model = bool(asked.get("stream")), asked.get("model")
         except (ValueError, AttributeError):
             return 400, "application/json", _error("invalid_request_error", "the body is not a JSON object")
+        model = model if isinstance(model, str) else "unknown"  # answered as the model asked, as Claude's API does
         self.answered += 1
         if stream:
-            return 200, "text/event-stream", _events()
-        return 200, "application/json", json.dumps(_message(READY)).encode()
+            return 200, "text/event-stream", _events(model)
+        return 200, "application/json", json.dumps(_message(model, READY)).encode()
 
 
 async def _read_request(
@@ -220,12 +222,12 @@ def _response(connection: h11.Connection, status: int, content_type: str, payloa
     return head + data + end
 
 
-def _message(text: str) -> dict[str, Any]:
+def _message(model: str, text: str) -> dict[str, Any]:
     return {
         "id": "msg_warm_up",
         "type": "message",
         "role": "assistant",
-        "model": "warm-up",
+        "model": model,
         "content": [{"type": "text", "text": text}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
@@ -233,8 +235,8 @@ def _message(text: str) -> dict[str, Any]:
     }
 
 
-def _events() -> bytes:
-    start = {**_message(""), "content": [], "stop_reason": None}
+def _events(model: str) -> bytes:
+    start = {**_message(model, ""), "content": [], "stop_reason": None}
     events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"message": start}),
         ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
