@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     )
     pool_spares: int = Field(2, ge=0, description="Empty spare processes kept warm per recently used configuration.")
     pool_prestart_model: str = Field("claude-sonnet-4", description="Model of the spares started at boot.")
+    pool_recent: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds after its last answer during which a conversation's live process is not emptied into a "
+        "spare for new conversations (a conversation that recent is likely mid-exchange).",
+    )
     transcript_store: bool = Field(
         True, description="Keep Claude Code's own transcripts (SQLite in data_dir, or Redis) to resume conversations."
     )

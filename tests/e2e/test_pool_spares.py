@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import RunningServer, logging_cli, pid_alive
+from tests.conftest import RunningServer, logging_cli, pid_alive, requests_with
 
 pytestmark = pytest.mark.e2e
 
@@ -106,3 +106,27 @@ def test_a_spare_that_died_while_idle_is_never_handed_to_a_request(make_server, 
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert ask(server, [echo(f"{marker} after the kill")]).startswith(f"{marker} after the kill")
+
+
+def test_an_old_conversations_process_becomes_the_next_spare_and_the_conversation_still_resumes(
+    make_server, upstream, marker
+):
+    # No room to start a spare (max_processes=1): the one way to get one is to empty the conversation's process.
+    server = make_server(pool_spares=1, max_processes=1, pool_recent=0.3)
+    first = [echo(f"{marker} A1")]
+    first.append({"role": "assistant", "content": ask(server, first)})  # on the spare started at boot
+    wait_for_spares(server, 1)  # A's process, emptied once A is no longer recent
+    stats = health(server)
+    assert stats["emptied"] == 1 and stats["prestarted"] == 1 and stats["live"] == 1, stats
+
+    assert ask(server, [echo(f"{marker} B1")]).startswith(f"{marker} B1")
+    stats = health(server)
+    assert stats["route_spare"] == 2 and "route_rewind" not in stats, "no rewind on the new conversation's path"
+    (b1,) = [r for r in requests_with(upstream, marker) if f"{marker} B1" in r.turns()[-1][1]]
+    assert len(b1.turns()) == 1, "the emptied process no longer holds A"
+
+    first.append(echo(f"{marker} A2"))
+    assert ask(server, first).startswith(f"{marker} A2")
+    assert health(server).get("route_resume") == 1, "A is no longer live: it resumes from its messages"
+    a2 = requests_with(upstream, f"{marker} A2")[-1]
+    assert [text.split("\n")[0] for _, text in a2.turns()][::2] == [f"{marker} A1", f"{marker} A2"]

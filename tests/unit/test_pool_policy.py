@@ -11,7 +11,6 @@ from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.pool import default_request
 from claude_code_api.engine.claude.pool_memory import PssCache
 from claude_code_api.engine.claude.pool_policy import (
-    RECENT,
     Choice,
     Fit,
     Idle,
@@ -20,6 +19,7 @@ from claude_code_api.engine.claude.pool_policy import (
     choose,
     evict,
     spare_wanted,
+    to_empty,
 )
 from claude_code_api.frontends.openai_chat.convert import to_completion_request
 from claude_code_api.frontends.openai_chat.models import ChatCompletionRequest
@@ -30,6 +30,7 @@ NO_LIMITS = Limits(per_config=100, max_idle=100, budget_mb=0)
 
 # -- which process serves a request ------------------------------------------------------------------------
 NOW = 1000.0
+RECENT = 10.0  # seconds (the default ``pool_recent``)
 RECENTLY = NOW - RECENT / 2  # a conversation answered within RECENT seconds
 LONG_AGO = NOW - RECENT * 3
 
@@ -45,31 +46,48 @@ def holder(ident: int, last_used: float) -> Fit:
 
 def test_the_process_holding_exactly_the_history_serves_the_follow_up():
     fits = [Fit(1, exact=False, last_used=1.0, held=6), Fit(2, exact=True, last_used=9.0, held=4)]
-    assert choose(fits, NOW) == Choice(2, "reuse")
+    assert choose(fits) == Choice(2, "reuse")
 
 
-def test_a_new_conversation_takes_a_spare_rather_than_rewinding_a_recent_conversation():
-    fits = [holder(1, RECENTLY), spare(2), holder(3, RECENTLY + 1)]
-    assert choose(fits, NOW) == Choice(2, "spare")
-
-
-def test_a_new_conversation_rewinds_the_oldest_warm_process_when_its_conversation_is_not_recent():
-    # A warm process answers faster than a fresh spare, and an old conversation is the least likely to come back.
+def test_a_new_conversation_takes_a_spare_rather_than_rewinding_anyone_on_its_path():
+    # Even an old conversation's process is not rewound while the request waits: a spare is ready now, and the old
+    # conversation's process is emptied into the next spare off the request path.
     fits = [holder(1, RECENTLY), spare(2), holder(3, LONG_AGO), holder(4, LONG_AGO - 5)]
-    assert choose(fits, NOW) == Choice(4, "rewind")
+    assert choose(fits) == Choice(2, "spare")
 
 
 def test_without_a_spare_the_least_recently_used_conversation_is_rewound():
     fits = [holder(1, RECENTLY + 2), holder(2, RECENTLY), holder(3, RECENTLY + 3)]
-    assert choose(fits, NOW) == Choice(2, "rewind")
+    assert choose(fits) == Choice(2, "rewind")
 
 
 def test_of_several_spares_the_oldest_serves_first():
-    assert choose([spare(4, 2.0), spare(5, 1.0)], NOW) == Choice(5, "spare")
+    assert choose([spare(4, 2.0), spare(5, 1.0)]) == Choice(5, "spare")
 
 
 def test_nothing_fits_nothing_is_chosen():
-    assert choose([], NOW) is None
+    assert choose([]) is None
+
+
+# -- which conversation's process becomes a spare ----------------------------------------------------------
+def test_the_least_recently_used_conversation_that_is_not_recent_is_emptied_into_a_spare():
+    holders = [holder(1, LONG_AGO), holder(2, RECENTLY), holder(3, LONG_AGO - 5), holder(4, NOW - RECENT - 1)]
+    assert to_empty(holders, NOW, RECENT, can_start=True) == 3
+
+
+def test_a_recent_conversation_keeps_its_process_while_a_spare_can_be_started():
+    # Likely mid-exchange (a tool loop, a quick reply): its next turn would otherwise resume from a transcript.
+    assert to_empty([holder(1, RECENTLY), holder(2, NOW - RECENT + 0.5)], NOW, RECENT, can_start=True) is None
+
+
+def test_in_a_full_pool_the_least_recently_used_conversation_is_emptied_even_if_recent():
+    # The next new conversation would rewind that same process on its path.
+    holders = [holder(1, RECENTLY + 2), holder(2, RECENTLY), holder(3, RECENTLY + 3)]
+    assert to_empty(holders, NOW, RECENT, can_start=False) == 2
+
+
+def test_a_spare_is_not_emptied_again():
+    assert to_empty([spare(1)], NOW, RECENT, can_start=False) is None
 
 
 # -- what goes under the limits --------------------------------------------------------------------------

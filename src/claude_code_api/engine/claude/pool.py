@@ -2,9 +2,9 @@
 
 Routes, cheapest first (each counted in ``route_counts``):
 - ``reuse``: an idle process holds exactly the request's history (a follow-up turn): only the new turn is sent.
-- ``spare``: a new conversation on an empty process started ahead of time.
-- ``rewind``: an idle process holds the history plus later turns (a new conversation, a regenerated or
-  edited turn): it is rewound to the common prefix in ~4 ms.
+- ``spare``: a new conversation on an empty process made ahead of time (started, or emptied by a rewind).
+- ``rewind``: an idle process holds the history plus later turns (a regenerated or edited turn, or a new
+  conversation when no spare is left): it is rewound to the common prefix in ~2-4 ms.
 - ``resume``: nothing live fits: a new process resumes a transcript written from the request's history.
 - ``spawn``: a new process for an empty history.
 Client function calls (``engine/claude/tools.py``): a process whose turn stopped at client calls is *parked*
@@ -17,9 +17,11 @@ The transcript a resume starts from is Claude Code's own when the store has one 
 from the request's messages.
 Processes stay live after a request, holding their conversations, until the idle caps, the memory budget (PSS of
 every live process) or the idle TTL let the least recently used go; which process serves a request and which go is
-decided in ``pool_policy.py``. Spawns are kept off the request path: empty spares are started ahead of requests, one
-at a time by one background task, for the default configuration from boot and for each configuration that has
-started a second conversation recently, only into free room (under ``max_processes`` and the budget).
+decided in ``pool_policy.py``. Spawns and rewinds for new conversations are kept off the request path: one background
+task keeps empty spares, for the default configuration from boot and for each configuration that has started a
+second conversation recently. It refills them one at a time by rewinding the process of a conversation that is no
+longer recent (``pool_recent``), else by starting one into free room (under
+``max_processes`` and the budget), else (no room) by rewinding the least recently used conversation's process.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from claude_code_api.core.request import CompletionRequest, Turn
 from claude_code_api.engine.claude.config import config_key
 from claude_code_api.engine.claude.options import SessionPaths, agent_options, base_env, config_dir, project_slug
 from claude_code_api.engine.claude.pool_memory import PssCache
-from claude_code_api.engine.claude.pool_policy import Fit, Idle, Limits, Room, choose, evict, spare_wanted
+from claude_code_api.engine.claude.pool_policy import Fit, Idle, Limits, Room, choose, evict, spare_wanted, to_empty
 from claude_code_api.engine.claude.session import LiveSession, ProcessState, cli_session_cwd, remove_session_files
 from claude_code_api.engine.claude.tools import (
     BUILT_RESUME_TURN_ENV,
@@ -74,6 +76,7 @@ ROOM_WAIT = 5.0  # the longest a spawn waits for retired processes to exit (thei
 SPARE_CONFIGS = 4  # the most recently used configurations that spares are kept for (besides the default one)
 BOOT_SPARE_WAIT = 30.0  # the longest start-up waits for the first spare (a CLI that hangs must not stop serving)
 SPARE_RETRY = 10.0  # seconds before starting spares again after one failed to start
+NOT_RECENT_MARGIN = 0.05  # seconds past ``pool_recent`` before looking again for a process to empty into a spare
 
 
 class SessionPool:
@@ -96,6 +99,7 @@ class SessionPool:
         self.spawned = 0  # processes started on a request's path
         self.prestarted = 0  # spares started ahead of requests
         self.warmed = 0  # spares that took their first turn against the warm-up responder
+        self.emptied = 0  # spares made by rewinding an old conversation's process (no start needed)
         self._warm_up = settings.pool_warm_up
         self._responder: Responder | None = None  # started with the first warm-up (spares start one at a time)
         self.transcripts = TranscriptKeeper(settings)
@@ -151,6 +155,7 @@ class SessionPool:
             "spawned": self.spawned,
             "prestarted": self.prestarted,
             "warmed": self.warmed,
+            "emptied": self.emptied,
             **{f"route_{k}": v for k, v in self.route_counts.items()},
         }
 
@@ -198,6 +203,10 @@ class SessionPool:
             self._move(session, "idle")
             await self._trim()
             self._spare_wake.set()
+            if self._spares_on():  # once this conversation is no longer recent, its process may become a spare
+                asyncio.get_running_loop().call_later(
+                    self._settings.pool_recent + NOT_RECENT_MARGIN, self._spare_wake.set
+                )
         else:
             await self.discard(session)
 
@@ -277,16 +286,20 @@ class SessionPool:
     async def _take_idle(self, request: CompletionRequest) -> LiveSession | None:
         candidates: dict[int, tuple[LiveSession, int]] = {}
         fits = []
-        for session in list(self._idle.get(config_key(request), [])):
-            if session.exited:  # died while idle: let go of (its transcript kept), never handed to a request
-                self._retire(session)
-                continue
+        for session in self._idle.get(config_key(request), []):
             point = session.rewind_point(request.history)
             if point is not None:
                 candidates[session.id] = (session, point)
                 exact = point == len(session.turns) and not session.tail_unknown
                 fits.append(Fit(session.id, exact, session.last_used, len(session.turns)))
-        choice = choose(fits, time.monotonic())
+        while (choice := choose(fits)) is not None:
+            session, point = candidates[choice.ident]
+            # Only the chosen process's liveness is read (from /proc): one read per request, not one per idle
+            # process. One that died while idle is let go of (its transcript kept), never handed to a request.
+            if not session.exited:
+                break
+            self._retire(session)
+            fits = [f for f in fits if f.ident != choice.ident]
         if choice is None:
             return None
         session, point = candidates[choice.ident]
@@ -438,22 +451,61 @@ class SessionPool:
         return demand.conversations >= 2 and time.monotonic() - demand.asked < self._settings.pool_idle_ttl
 
     async def _keep_spares(self) -> None:
-        """The one task that starts spares, one at a time, so they never take more than one core from requests."""
+        """The one task that refills spares, one at a time, so they never take more than one core from requests: by
+        emptying the process of a conversation that is no longer recent (a rewind) or, failing that, by starting
+        one into free room."""
         while True:
             await self._spare_wake.wait()
             self._spare_wake.clear()
-            while (template := self._next_spare()) is not None:
-                if not await self._start_spare(template):
+            while (refill := self._next_refill()) is not None:
+                template, holder = refill
+                if holder is not None:
+                    await self._empty(holder)
+                elif not await self._start_spare(template):
                     await asyncio.sleep(SPARE_RETRY)
                     break
 
-    def _next_spare(self) -> CompletionRequest | None:
+    def _next_refill(self) -> tuple[CompletionRequest, LiveSession | None] | None:
+        """A configuration short of spares, and the idle process to empty into one (None: start one)."""
+        now = time.monotonic()
         for key, demand in reversed(self._spare_for.items()):
-            if self._wanted(key, demand) and spare_wanted(
-                self._spare_count(key), self._settings.pool_spares, self._room(key)
-            ):
-                return demand.template
+            spares = self._spare_count(key)
+            if not self._wanted(key, demand) or spares >= self._settings.pool_spares:
+                continue
+            can_start = spare_wanted(spares, self._settings.pool_spares, self._room(key))
+            holder = self._holder_to_empty(key, now, can_start)
+            if holder is not None or can_start:
+                return demand.template, holder
         return None
+
+    def _holder_to_empty(self, key: str, now: float, can_start: bool) -> LiveSession | None:
+        holders = {s.id: s for s in self._idle.get(key, []) if not is_spare(s) and s.rewind_point(()) == 0}
+        fits = [Fit(s.id, False, s.last_used, len(s.turns)) for s in holders.values()]
+        chosen = to_empty(fits, now, self._settings.pool_recent, can_start)
+        return holders[chosen] if chosen is not None else None
+
+    async def _empty(self, session: LiveSession) -> None:
+        """Rewind an idle process's conversation away, off every request's path, so it serves the next new
+        conversation as a spare. A late follow-up resumes from a transcript built from its messages, as after any
+        rewind: keeping Claude Code's own would mean reading the process's whole transcript file, which grows with
+        every conversation the process has served."""
+        if session.exited:
+            self._retire(session)
+            return
+        self._move(session, "busy")  # nobody takes it meanwhile; shutdown kills it like any busy process
+        try:
+            await session.rewind(0)
+        except BaseException as exc:  # a process that cannot rewind is let go of, never reused stale
+            with anyio.CancelScope(shield=True):
+                await self.discard(session)
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("session %s: emptying it into a spare failed", session.id, exc_info=True)
+            self.route_counts["empty_failed"] += 1
+            return
+        session.last_used = time.monotonic()  # as a started spare's: the time it became one
+        self.emptied += 1
+        self._move(session, "idle")
 
     def _spare_count(self, key: str) -> int:
         return sum(1 for s in self._idle.get(key, []) if is_spare(s))
@@ -541,6 +593,7 @@ class SessionPool:
             cutoff = time.monotonic() - self._settings.pool_idle_ttl
             expired = [s for s, deadline in self._parked.items() if deadline < time.monotonic()]
             expired += [s for g in self._idle.values() for s in g if s.last_used < cutoff and not self._kept_spare(s)]
+            expired += [s for g in self._idle.values() for s in g if s.exited and s not in expired]  # died idle
             for session in expired:
                 self._retire(session)
             if self._settings.pool_max_memory_mb > 0:  # measured here, off every request's path

@@ -1,19 +1,22 @@
 """The pool's policy, as pure functions: which idle process serves a request, which idle processes go when the pool
-is over its limits, and whether a spare should be started.
+is over its limits, which conversation's process is emptied into a spare, and whether a spare should be started.
 
 No I/O and no asyncio: the pool (``pool.py``) describes its processes as ``Idle`` values, asks, and applies the
 answer, so the rules are unit-tested on their own (``tests/unit/test_pool_policy.py``).
 
 The rules, and why:
 - A process that holds exactly the request's history serves it (``reuse``): only the new turn is sent. For a new
-  conversation that may be an empty spare (``spare``).
-- Otherwise a process is rewound (``rewind``, ~4 ms) to the history, dropping the later turns it holds. For a new
-  conversation those turns are someone else's conversation, whose next follow-up must then resume from a transcript
-  (~0.4 s, a spawn). So a new conversation takes an empty spare rather than a conversation answered within the last
-  ``RECENT`` seconds; but a warm process holding an older conversation is rewound first (the least recently used
-  one, the least likely to come back): each spare taken is one more Claude Code start (~0.3 s of a core, off the
-  request path but not free), and a spare that could not be warmed up (``warm_up.py``) answers its first turn
-  2-3x slower than a warm process (~110 ms against ~45 ms on the fake upstream).
+  conversation that is an empty spare (``spare``).
+- Otherwise a process is rewound (``rewind``, ~2-4 ms on the request's path) to the history, dropping the later
+  turns it holds: the least recently used one, the least likely to come back. For a new conversation those turns
+  are someone else's conversation, whose next follow-up must then resume from a transcript (~0.4 s, a spawn), so a
+  new conversation rewinds one only when no spare is left.
+- Spares are refilled off the request path (``to_empty``): the process of a conversation not answered within
+  ``recent`` seconds (``CLAUDE_CODE_API_POOL_RECENT``; a conversation that recent is likely mid-exchange: a tool
+  loop, a quick reply) is rewound into an empty spare, the least recently used first, before a new process is
+  started: a rewind costs ~2 ms of Claude Code's time, a start ~0.3 s of a core. Where no process can be started
+  (the pool is full), the least recently used conversation's process is emptied even if recent: the next new
+  conversation would rewind that same process on its path.
 - Eviction (the pool is over its idle caps or its memory budget): the least recently used idle processes go first,
   spares included; busy and parked processes are never evicted here (``max_processes`` caps those).
 - Spares are started only into free room (under ``max_processes``, the idle caps and the memory budget): starting
@@ -55,21 +58,28 @@ class Choice:
     route: Route
 
 
-RECENT = 10.0  # seconds: a conversation answered this recently is likely mid-exchange (a tool loop, a quick reply)
-
-
-def choose(fits: Sequence[Fit], now: float) -> Choice | None:
+def choose(fits: Sequence[Fit]) -> Choice | None:
     """The process to serve a request (see the module docstring for the order and why)."""
     follow_up = [f for f in fits if f.exact and f.held > 0]
     if follow_up:
         return Choice(follow_up[0].ident, "reuse")
     spares = [f for f in fits if f.exact]
-    holders = sorted((f for f in fits if not f.exact), key=lambda f: f.last_used)
-    if holders and (not spares or holders[0].last_used < now - RECENT):
-        return Choice(holders[0].ident, "rewind")
     if spares:
         return Choice(min(spares, key=lambda f: f.last_used).ident, "spare")
+    holders = [f for f in fits if not f.exact]
+    if holders:
+        return Choice(min(holders, key=lambda f: f.last_used).ident, "rewind")
     return None
+
+
+def to_empty(holders: Sequence[Fit], now: float, recent: float, can_start: bool) -> int | None:
+    """The process to rewind into an empty spare (off the request path), if any: of those holding a conversation, the
+    least recently used one not answered within ``recent`` seconds; when none is that old and no spare can be started
+    (no room), the least recently used of all, which the next new conversation would otherwise rewind on its path."""
+    held = [h for h in holders if h.held > 0]
+    old = [h for h in held if h.last_used < now - recent]
+    candidates = old or ([] if can_start else held)
+    return min(candidates, key=lambda h: h.last_used).ident if candidates else None
 
 
 @dataclass(frozen=True)
