@@ -34,7 +34,7 @@ from inputs import (
 )
 from machine import describe_machine
 from plugins import measure_plugins
-from processes import Workspace, cli_argv, fake_upstream_command, free_port, running, wait_http
+from processes import Workspace, cli_argv, fake_upstream_command, free_port, running, wait_http, warm_up_upstream
 from procfs import measure_memory
 from stats import Cell, Results, Sample
 
@@ -219,6 +219,7 @@ async def run_all(plan: Plan) -> Results:
         results.load.start()
         async with running([*fake, "--log-level", "warning"], dict(os.environ), log) as process:
             await wait_http(f"http://127.0.0.1:{port}/_log", process, log)
+            await warm_up_upstream(f"http://127.0.0.1:{port}")
             ws = Workspace(root, f"http://127.0.0.1:{port}")
             ws.home.mkdir()
             await run_servers(ws, results)
