@@ -118,6 +118,7 @@ def test_an_old_conversations_process_becomes_the_next_spare_and_the_conversatio
     wait_for_spares(server, 1)  # A's process, emptied once A is no longer recent
     stats = health(server)
     assert stats["emptied"] == 1 and stats["prestarted"] == 1 and stats["live"] == 1, stats
+    assert "claude_code_api_spares_emptied_total 1.0" in httpx.get(server.url + "/metrics").text
 
     assert ask(server, [echo(f"{marker} B1")]).startswith(f"{marker} B1")
     stats = health(server)

@@ -32,6 +32,11 @@ _ENGINE_STATS: dict[str, tuple[str, str, bool]] = {
     "spawned": ("process_spawns", "Claude Code processes started on a request's path since the server started.", True),
     "prestarted": ("process_prestarts", "Spare Claude Code processes started ahead of requests.", True),
     "warmed": ("process_warm_ups", "Spares warmed up against the loopback responder before serving.", True),
+    "emptied": (
+        "spares_emptied",
+        "Spares made by rewinding an old conversation's process, off the request path.",
+        True,
+    ),
 }
 
 

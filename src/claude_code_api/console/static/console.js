@@ -492,7 +492,8 @@ function renderProcesses(stats) {
     return line;
   });
   const counts = `${stats.live || 0} live · ${stats.running || 0} running · ${stats.queued || 0} queued`;
-  const spares = `${stats.spares || 0} spare · ${stats.prestarted || 0} started ahead, ${stats.warmed || 0} warmed up`;
+  const made = `${stats.prestarted || 0} started ahead, ${stats.warmed || 0} warmed up, ${stats.emptied || 0} emptied from old conversations`;
+  const spares = `${stats.spares || 0} spare · ${made}`;
   const summary = el("p", `${counts} · ${spares}`, "muted");
   summary.id = "procs-summary";
   $("procs").replaceChildren(summary, ...bars);
