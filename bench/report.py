@@ -110,7 +110,8 @@ class Report:
             "run (its baseline: the same flags, no history); "
             f"the first request of {FIRST_REQUEST_RUNS} freshly started servers (the default "
             "configuration: no system message), sent as soon as `GET /health` answers (after one `GET /v1/models` with "
-            "the same client, so the `openai` library's own first-call work is not counted).",
+            "the same client, and after one more fresh server's first request, unmeasured, so the `openai` library's "
+            "own first-call work is not counted).",
             "- p95 is nearest-rank (the 19th of 20). Ratios are API/direct, shown as p50 / p95. Routes are the "
             "`GET /health` route counters gained during the measured requests (proof of the route measured).",
             "",
