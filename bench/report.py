@@ -365,8 +365,10 @@ class Report:
             "- Without the pool the API does what `claude -p` does (one Claude Code start per request) plus the "
             f"server's own work: {r('cold/c1')} of direct at concurrency 1 ({self.delta('cold/c1')}; time to first "
             f"token {self.delta('cold-stream/c1', ttft=True)}), {r('cold/c4')} at concurrency 4.",
-            "- With the pool a new conversation takes an idle process (an empty spare, or a warm process rewound to "
-            f"empty) instead of spawning one: {r('new/c1')} of direct at concurrency 1, {r('new/c4')} at 4, "
+            "- With the pool a new conversation takes an idle process instead of spawning one: an empty spare, kept "
+            "ready off the request path (started, or rewound from a conversation that is no longer recent), or, when "
+            "more arrive at once than spares are kept (`POOL_SPARES`), a warm process rewound on its path: "
+            f"{r('new/c1')} of direct at concurrency 1, {r('new/c4')} at 4, "
             f"{r('new/c8')} at 8, {r('new/c16')} at 16; a follow-up goes to the process that holds the conversation: "
             f"{r('follow/c1')} and {r('follow/c4')}; with 8 conversations taking turns, {self.talk_ratio(8)}.",
             f"- Time to first token follows the same pattern: {self.r_ratio('new-stream/c1', ttft=True)} of direct "
@@ -374,7 +376,8 @@ class Report:
             f"- Throughput of new conversations: {self.speedup(4)} that of direct `claude -p` at concurrency 4, "
             f"{self.speedup(8)} at 8 and {self.speedup(16)} at 16, because no request pays Claude Code's ~0.3 s "
             "CPU-bound start-up: spares start off the request path, one at a time, and the pool keeps its processes "
-            "up to `MAX_PROCESSES` and the memory budget.",
+            "up to `MAX_PROCESSES` and the memory budget. At these rates the server's own CPU per request counts "
+            "too: it runs on uvloop with the httptools parser (~20% less of it than asyncio's loop and h11).",
             "- A fresh Claude Code process answers its first turn about twice as slowly as a warm one (its own "
             "warm-up); every spare pays that before it serves anyone, with one turn against the server's loopback "
             "responder (never Claude's API) that is then rewound away (`engine/claude/warm_up.py`), so the first "
