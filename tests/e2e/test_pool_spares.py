@@ -131,3 +131,20 @@ def test_an_old_conversations_process_becomes_the_next_spare_and_the_conversatio
     assert health(server).get("route_resume") == 1, "A is no longer live: it resumes from its messages"
     a2 = requests_with(upstream, f"{marker} A2")[-1]
     assert [text.split("\n")[0] for _, text in a2.turns()][::2] == [f"{marker} A1", f"{marker} A2"]
+
+
+def test_a_full_pool_keeps_its_recent_conversations_live_rather_than_making_a_spare(make_server, marker):
+    server = make_server(pool_spares=1, max_processes=2)
+    first = [echo(f"{marker} A1")]
+    first.append({"role": "assistant", "content": ask(server, first)})  # on the spare started at boot
+    wait_for_spares(server, 1)  # started into the free room
+    second = [echo(f"{marker} B1")]
+    second.append({"role": "assistant", "content": ask(server, second)})  # the pool is full now
+    time.sleep(0.5)  # (time for a spare to be made, if one were)
+    for conversation, turn in ((first, "A2"), (second, "B2"), (first, "A3")):
+        conversation.append(echo(f"{marker} {turn}"))
+        answer = ask(server, conversation)
+        assert answer.startswith(f"{marker} {turn}")
+        conversation.append({"role": "assistant", "content": answer})
+    stats = health(server)
+    assert stats["route_reuse"] == 3 and stats["emptied"] == 0 and stats["spawned"] == 0, stats

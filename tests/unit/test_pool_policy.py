@@ -72,22 +72,16 @@ def test_nothing_fits_nothing_is_chosen():
 # -- which conversation's process becomes a spare ----------------------------------------------------------
 def test_the_least_recently_used_conversation_that_is_not_recent_is_emptied_into_a_spare():
     holders = [holder(1, LONG_AGO), holder(2, RECENTLY), holder(3, LONG_AGO - 5), holder(4, NOW - RECENT - 1)]
-    assert to_empty(holders, NOW, RECENT, can_start=True) == 3
+    assert to_empty(holders, NOW, RECENT) == 3
 
 
-def test_a_recent_conversation_keeps_its_process_while_a_spare_can_be_started():
+def test_a_recent_conversation_keeps_its_process():
     # Likely mid-exchange (a tool loop, a quick reply): its next turn would otherwise resume from a transcript.
-    assert to_empty([holder(1, RECENTLY), holder(2, NOW - RECENT + 0.5)], NOW, RECENT, can_start=True) is None
-
-
-def test_in_a_full_pool_the_least_recently_used_conversation_is_emptied_even_if_recent():
-    # The next new conversation would rewind that same process on its path.
-    holders = [holder(1, RECENTLY + 2), holder(2, RECENTLY), holder(3, RECENTLY + 3)]
-    assert to_empty(holders, NOW, RECENT, can_start=False) == 2
+    assert to_empty([holder(1, RECENTLY), holder(2, NOW - RECENT + 0.5)], NOW, RECENT) is None
 
 
 def test_a_spare_is_not_emptied_again():
-    assert to_empty([spare(1)], NOW, RECENT, can_start=False) is None
+    assert to_empty([spare(1)], NOW, RECENT) is None
 
 
 # -- what goes under the limits --------------------------------------------------------------------------

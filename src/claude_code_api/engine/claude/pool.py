@@ -20,8 +20,7 @@ every live process) or the idle TTL let the least recently used go; which proces
 decided in ``pool_policy.py``. Spawns and rewinds for new conversations are kept off the request path: one background
 task keeps empty spares, for the default configuration from boot and for each configuration that has started a
 second conversation recently. It refills them one at a time by rewinding the process of a conversation that is no
-longer recent (``pool_recent``), else by starting one into free room (under
-``max_processes`` and the budget), else (no room) by rewinding the least recently used conversation's process.
+longer recent (``pool_recent``), else by starting one into free room (under ``max_processes`` and the budget).
 """
 
 from __future__ import annotations
@@ -472,16 +471,15 @@ class SessionPool:
             spares = self._spare_count(key)
             if not self._wanted(key, demand) or spares >= self._settings.pool_spares:
                 continue
-            can_start = spare_wanted(spares, self._settings.pool_spares, self._room(key))
-            holder = self._holder_to_empty(key, now, can_start)
-            if holder is not None or can_start:
+            holder = self._holder_to_empty(key, now)
+            if holder is not None or spare_wanted(spares, self._settings.pool_spares, self._room(key)):
                 return demand.template, holder
         return None
 
-    def _holder_to_empty(self, key: str, now: float, can_start: bool) -> LiveSession | None:
+    def _holder_to_empty(self, key: str, now: float) -> LiveSession | None:
         holders = {s.id: s for s in self._idle.get(key, []) if not is_spare(s) and s.rewind_point(()) == 0}
         fits = [Fit(s.id, False, s.last_used, len(s.turns)) for s in holders.values()]
-        chosen = to_empty(fits, now, self._settings.pool_recent, can_start)
+        chosen = to_empty(fits, now, self._settings.pool_recent)
         return holders[chosen] if chosen is not None else None
 
     async def _empty(self, session: LiveSession) -> None:

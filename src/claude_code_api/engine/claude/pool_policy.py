@@ -14,9 +14,9 @@ The rules, and why:
 - Spares are refilled off the request path (``to_empty``): the process of a conversation not answered within
   ``recent`` seconds (``CLAUDE_CODE_API_POOL_RECENT``; a conversation that recent is likely mid-exchange: a tool
   loop, a quick reply) is rewound into an empty spare, the least recently used first, before a new process is
-  started: a rewind costs ~2 ms of Claude Code's time, a start ~0.3 s of a core. Where no process can be started
-  (the pool is full), the least recently used conversation's process is emptied even if recent: the next new
-  conversation would rewind that same process on its path.
+  started: a rewind costs ~2 ms of Claude Code's time, a start ~0.3 s of a core. A recent conversation's process
+  is never emptied ahead of time, not even in a full pool: that would save the next new conversation ~2 ms on its
+  path but cost the emptied conversation ~0.4 s if it comes back first, a bad bet unless fewer than one in ~200 do.
 - Eviction (the pool is over its idle caps or its memory budget): the least recently used idle processes go first,
   spares included; busy and parked processes are never evicted here (``max_processes`` caps those).
 - Spares are started only into free room (under ``max_processes``, the idle caps and the memory budget): starting
@@ -72,14 +72,11 @@ def choose(fits: Sequence[Fit]) -> Choice | None:
     return None
 
 
-def to_empty(holders: Sequence[Fit], now: float, recent: float, can_start: bool) -> int | None:
+def to_empty(holders: Sequence[Fit], now: float, recent: float) -> int | None:
     """The process to rewind into an empty spare (off the request path), if any: of those holding a conversation, the
-    least recently used one not answered within ``recent`` seconds; when none is that old and no spare can be started
-    (no room), the least recently used of all, which the next new conversation would otherwise rewind on its path."""
-    held = [h for h in holders if h.held > 0]
-    old = [h for h in held if h.last_used < now - recent]
-    candidates = old or ([] if can_start else held)
-    return min(candidates, key=lambda h: h.last_used).ident if candidates else None
+    least recently used one not answered within ``recent`` seconds."""
+    old = [h for h in holders if h.held > 0 and h.last_used < now - recent]
+    return min(old, key=lambda h: h.last_used).ident if old else None
 
 
 @dataclass(frozen=True)
