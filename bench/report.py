@@ -367,7 +367,8 @@ class Report:
             f"token {self.delta('cold-stream/c1', ttft=True)}), {r('cold/c4')} at concurrency 4.",
             "- With the pool a new conversation takes an idle process instead of spawning one: an empty spare, kept "
             "ready off the request path (started, or rewound from a conversation that is no longer recent), or, when "
-            "more arrive at once than spares are kept (`POOL_SPARES`), a warm process rewound on its path: "
+            "none is left (more arrive at once than `POOL_SPARES`, or the pool is full of recent conversations), a "
+            "warm process rewound on its path: "
             f"{r('new/c1')} of direct at concurrency 1, {r('new/c4')} at 4, "
             f"{r('new/c8')} at 8, {r('new/c16')} at 16; a follow-up goes to the process that holds the conversation: "
             f"{r('follow/c1')} and {r('follow/c4')}; with 8 conversations taking turns, {self.talk_ratio(8)}.",
