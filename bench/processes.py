@@ -88,7 +88,7 @@ async def wait_http(
 
 
 async def warm_up_upstream(url: str) -> None:
-    """One streamed model call to the fake upstream before anything is measured: its own first answer costs ~25 ms
+    """Three streamed model calls to the fake upstream before anything is measured: its own first answer costs ~25 ms
     more than the next ones (Python's first-use work), which Claude's API, always warm, does not charge anyone."""
     body = {"model": MODEL_ID, "max_tokens": 16, "stream": True, "messages": [{"role": "user", "content": "warm-up"}]}
     async with httpx.AsyncClient(timeout=10.0) as http:
