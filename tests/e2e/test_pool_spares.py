@@ -134,7 +134,7 @@ def test_an_old_conversations_process_becomes_the_next_spare_and_the_conversatio
 
 
 def test_a_full_pool_keeps_its_recent_conversations_live_rather_than_making_a_spare(make_server, marker):
-    server = make_server(pool_spares=1, max_processes=2)
+    server = make_server(pool_spares=1, max_processes=2, pool_recent=60)  # (a slow machine stays within it)
     first = [echo(f"{marker} A1")]
     first.append({"role": "assistant", "content": ask(server, first)})  # on the spare started at boot
     wait_for_spares(server, 1)  # started into the free room
