@@ -5,8 +5,8 @@ Owns the Starlette app (`create_app`: every request is logged, then routed), its
 in sibling modules and are re-exported here, so this stays the one import path: the request body accessors
 (`fake_body`), the request log served at `GET/DELETE /_log` (`fake_log`), the `FAKE: {...}` prompt directives that
 steer each reply (`fake_directives`, which lists the keys), reply planning (`fake_reply`) and the SSE/JSON/error
-answers (`fake_responses`). Together they import only
-starlette, uvicorn, the standard library and each other, never the rest of `claude_code_api`.
+answers (`fake_responses`). Together they import only starlette, uvicorn, the standard library and each other,
+never the rest of `claude_code_api`.
 
 Run standalone: `python -m claude_code_api.testing.fake_upstream --port 8787`.
 """

@@ -302,19 +302,27 @@ class SessionPool:
         if choice is None:
             return None
         session, point = candidates[choice.ident]
-        self._move(session, "busy")  # from here on, whatever happens, it is accounted for and cleaned up
+        if not await self._take_rewound(session, point, failed="rewind_failed"):
+            return None  # the request starts a new process instead
+        self.route_counts[choice.route] += 1
+        return session
+
+    async def _take_rewound(self, session: LiveSession, keep: int, *, failed: str) -> bool:
+        """Take an idle process (``busy`` from here on, so whatever happens it is accounted for and cleaned up) and
+        rewind it to its first ``keep`` turns. One that cannot rewind is discarded, never reused stale, and counted
+        as ``failed``; a cancellation meanwhile (the client gone, the server stopping) discards it too and is raised."""
+        self._move(session, "busy")
         try:
-            await session.rewind(point)
-        except BaseException as exc:  # a process that cannot rewind is replaced, never reused stale
+            await session.rewind(keep)
+        except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await self.discard(session)
             if not isinstance(exc, Exception):
-                raise  # the request was cancelled (client gone) while the process was rewound
-            log.warning("session %s: rewind failed; starting a new process", session.id, exc_info=True)
-            self.route_counts["rewind_failed"] += 1
-            return None
-        self.route_counts[choice.route] += 1
-        return session
+                raise
+            log.warning("session %s: rewind failed (%s)", session.id, failed, exc_info=True)
+            self.route_counts[failed] += 1
+            return False
+        return True
 
     # -- spawning --------------------------------------------------------------------------------
     async def _spawn(
@@ -490,16 +498,7 @@ class SessionPool:
         if session.exited:
             self._retire(session)
             return
-        self._move(session, "busy")  # nobody takes it meanwhile; shutdown kills it like any busy process
-        try:
-            await session.rewind(0)
-        except BaseException as exc:  # a process that cannot rewind is let go of, never reused stale
-            with anyio.CancelScope(shield=True):
-                await self.discard(session)
-            if not isinstance(exc, Exception):
-                raise
-            log.warning("session %s: emptying it into a spare failed", session.id, exc_info=True)
-            self.route_counts["empty_failed"] += 1
+        if not await self._take_rewound(session, 0, failed="empty_failed"):  # (busy meanwhile: nobody takes it)
             return
         session.last_used = time.monotonic()  # as a started spare's: the time it became one
         self.emptied += 1

@@ -14,8 +14,8 @@ at the fake upstream, as a gateway and as api.anthropic.com, where only the orde
 The responder answers the Messages API with a fixed reply of zero tokens, so the process's running cost stays 0. It
 reads only the request's path, ``stream`` flag and model, never its headers, so the credentials the CLI sends with every
 request are neither kept nor logged; it listens on 127.0.0.1 only, caps what it reads and closes idle connections. It
-speaks HTTP/1.1 through h11 (the protocol state machine uvicorn itself uses): a second uvicorn server inside the
-first would take over the server's signal handlers and its logging configuration.
+speaks HTTP/1.1 through h11 (the protocol state machine behind uvicorn's pure-Python protocol): a second uvicorn
+server inside the first would take over the server's signal handlers and its logging configuration.
 
 Only configurations that ``ANTHROPIC_BASE_URL`` steers are warmed: on Bedrock, Vertex, Foundry or the CLI's own
 gateway it does not, and the turn would be a paid request elsewhere (``warmable``). A warm-up that ends any other
